@@ -1,0 +1,292 @@
+"""apply(plan) -> State: execute the plan's changes in dependency order with bounded parallelism.
+
+Each operation is journalled before it starts and when it ends (durably), and its result is
+checked against what the plan promised. No printing: progress goes out as events.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from mlplan.engine.address import Address
+from mlplan.engine.config import Config
+from mlplan.engine.desired import ContentCache, content_of, make_desired, ownership_tags, resolve_references
+from mlplan.engine.diffing import field_changes, reason_for
+from mlplan.engine.errors import MlplanError, ProviderError
+from mlplan.engine.graph import Graph
+from mlplan.engine.plan import Action, Plan, ResourceChange
+from mlplan.engine.planner import resource_type
+from mlplan.providers.base import Context, Desired, Observed, Provider, ResourceType
+from mlplan.state.backend import Journal
+from mlplan.state.model import ResourceState, now_iso
+
+Event = Callable[[str, dict[str, Any]], None]
+REMOVALS = frozenset({Action.DELETE, Action.ARCHIVE, Action.FORGET})
+
+
+@dataclass
+class ApplyOptions:
+    parallelism: int = 10
+    keep_going: bool = False
+
+
+@dataclass
+class ApplyResult:
+    done: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.interrupted
+
+
+def execution_graph(plan: Plan) -> nx.DiGraph:
+    """Changes that do something, with edges in execution order (removals run dependents first)."""
+    g = nx.DiGraph()
+    by_addr = {c.address: c for c in plan.changes if c.action.changes}
+    for address, change in by_addr.items():
+        g.add_node(address)
+        for dep in change.depends_on:
+            if dep not in by_addr:
+                continue
+            if change.action in REMOVALS and by_addr[dep].action in REMOVALS:
+                g.add_edge(address, dep)  # delete the dependent before what it depends on
+            else:
+                g.add_edge(dep, address)
+    return g
+
+
+class Applier:
+    def __init__(
+        self,
+        plan: Plan,
+        config: Config,
+        graph: Graph,
+        journal: Journal,
+        provider: Provider,
+        ctx: Context,
+        options: ApplyOptions,
+        emit: Event,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.plan = plan
+        self.config = config
+        self.graph = graph
+        self.journal = journal
+        self.provider = provider
+        self.ctx = ctx
+        self.options = options
+        self.emit = emit
+        self.stop = stop or threading.Event()
+        self.cache = ContentCache()
+        self.changes = {c.address: c for c in plan.changes}
+
+    # -- scheduling ------------------------------------------------------------------------
+    def run(self) -> ApplyResult:
+        result = ApplyResult()
+        g = execution_graph(self.plan)
+        remaining = {n: g.in_degree(n) for n in g.nodes}
+        ready = sorted((n for n, d in remaining.items() if d == 0), key=str)
+        blocked: set[Address] = set()
+        running: dict[Future[None], Address] = {}
+        halted = False
+        self.emit("apply_start", {"count": g.number_of_nodes()})
+        with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool:
+            while ready or running:
+                while ready and not halted and len(running) < self.options.parallelism and not self.stop.is_set():
+                    address = ready.pop(0)
+                    if address in blocked:
+                        result.skipped.append(str(address))
+                        self._release(g, address, remaining, ready)
+                        continue
+                    running[pool.submit(self._execute, self.changes[address])] = address
+                if not running:
+                    break
+                try:
+                    finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                except KeyboardInterrupt:
+                    self.stop.set()
+                    result.interrupted = True
+                    self.emit("interrupt", {"running": [str(a) for a in running.values()]})
+                    continue
+                for fut in finished:
+                    address = running.pop(fut)
+                    exc = fut.exception()
+                    if exc is None:
+                        result.done.append(str(address))
+                    else:
+                        result.failed[str(address)] = _message(exc)
+                        self.emit("failed", {"address": str(address), "error": _message(exc)})
+                        if self.options.keep_going:
+                            blocked |= nx.descendants(g, address)
+                        else:
+                            halted = True
+                    self._release(g, address, remaining, ready)
+                if self.stop.is_set():
+                    result.interrupted = True
+                    halted = True
+        if halted or result.interrupted:
+            finished_set = set(result.done) | set(result.failed) | set(result.skipped)
+            result.skipped.extend(str(a) for a in sorted(g.nodes, key=str) if str(a) not in finished_set)
+        return result
+
+    @staticmethod
+    def _release(g: nx.DiGraph, address: Address, remaining: dict[Address, int], ready: list[Address]) -> None:
+        for succ in g.successors(address):
+            remaining[succ] -= 1
+            if remaining[succ] == 0:
+                ready.append(succ)
+        ready.sort(key=str)
+
+    # -- one operation -------------------------------------------------------------------
+    def _execute(self, change: ResourceChange) -> None:
+        address = change.address
+        op_id = uuid.uuid4().hex[:16]
+        started = time.monotonic()
+        self.emit("start", {"address": str(address), "action": change.action.value, "reason": change.reason})
+        self.journal.begin(op_id, str(address), change.action.value, address.name)
+        outcome = self._operate(change, op_id)
+        if outcome is _REAPED:
+            rs = self.journal.state.resources[str(address)]
+            reaped = ResourceState.from_json({**rs.to_json(), "status": "reaped", "updated_at": now_iso()})
+            self.journal.end(op_id, str(address), reaped)
+        elif outcome is None:
+            self.journal.end(op_id, str(address), None, removed=True)
+        else:
+            assert isinstance(outcome, ResourceState)
+            self.journal.end(op_id, str(address), outcome)
+        self.emit(
+            "done",
+            {
+                "address": str(address),
+                "action": change.action.value,
+                "elapsed": time.monotonic() - started,
+                "id": outcome.id if isinstance(outcome, ResourceState) else None,
+                "version": outcome.version if isinstance(outcome, ResourceState) else None,
+            },
+        )
+
+    def _current(self, address: Address) -> tuple[ResourceState, Observed]:
+        rs = self.journal.state.resources[str(address)]
+        return rs, Observed(rs.id, rs.attributes, rs.version, rs.tags, rs.outputs, rs.secrets)
+
+    def _operate(self, change: ResourceChange, op_id: str) -> ResourceState | object | None:
+        address, action = change.address, change.action
+        kind = address.kind
+        rt = resource_type(self.provider, kind, str(address))
+        if action is Action.FORGET:
+            return None
+        if action in (Action.DELETE, Action.ARCHIVE):
+            _rs, current = self._current(address)
+            if action is Action.ARCHIVE:
+                rt.archive(self.ctx, current)
+            else:
+                rt.delete(self.ctx, current)
+            return _REAPED if change.reason.startswith("ttl expired") else None
+        res = self.config.resources[address]
+        content = content_of(res, self.cache)
+        spec = resolve_references(res.spec, self.graph.refs.get(address, []), self._versions(address))
+        desired = make_desired(res, spec, content, ownership_tags(self.config.project, address, op_id))
+        if action is Action.ADOPT:
+            found = rt.lookup(self.ctx, address.name, desired.version)
+            if found is None:
+                raise ProviderError("the resource to adopt is gone; run plan again", address=str(address))
+            return self._record(change, rt, desired, found, content)
+        if action is Action.UPDATE:
+            _rs, current = self._current(address)
+            observed = rt.update(self.ctx, desired, current)
+        elif action is Action.REPLACE:
+            _rs, current = self._current(address)
+            if change.replace_order == "create_first":
+                observed = rt.create(self.ctx, desired)
+                rt.delete(self.ctx, current)
+            else:
+                rt.delete(self.ctx, current)
+                observed = rt.create(self.ctx, desired)
+        elif action in (Action.CREATE, Action.NEW_VERSION):
+            observed = rt.create(self.ctx, desired)
+        else:
+            raise ProviderError(f"action {action.value} is not implemented yet", address=str(address))
+        self._check(rt, desired, observed, address)
+        return self._record(change, rt, desired, observed, content)
+
+    def _versions(self, address: Address) -> dict[Address, str | None]:
+        out: dict[Address, str | None] = {}
+        for ref in self.graph.refs.get(address, []):
+            rs = self.journal.state.resources.get(str(ref.target))
+            if rs is not None:
+                out[ref.target] = rs.version
+            else:
+                for source, sref in self.graph.data_sources.items():
+                    if sref.raw == ref.raw:
+                        rt = resource_type(self.provider, source.kind, str(source))
+                        version = None if sref.version in (None, "latest") else sref.version
+                        found = rt.lookup(self.ctx, sref.target.name, version)
+                        if found is not None:
+                            out[ref.target] = found.version
+        return out
+
+    def _check(self, rt: ResourceType, desired: Desired, observed: Observed, address: Address) -> None:
+        """The provider must have done what the plan promised; say so loudly when it did not."""
+        expected = rt.desired_attributes(desired)
+        diffs = field_changes(expected, observed.attributes, frozenset(rt.sensitive_fields))
+        if diffs:
+            raise ProviderError(
+                f"the {self.provider.name} provider's result does not match the plan: {reason_for(diffs, 5)}",
+                address=str(address),
+                provider=self.provider.name,
+            )
+        if desired.version is not None and observed.version != desired.version:
+            raise ProviderError(
+                f"asked for version {desired.version}, the provider made {observed.version}",
+                address=str(address),
+                provider=self.provider.name,
+            )
+
+    def _record(
+        self,
+        change: ResourceChange,
+        rt: ResourceType,
+        desired: Desired,
+        observed: Observed,
+        content: dict[str, Any],
+    ) -> ResourceState:
+        address = change.address
+        prior = self.journal.state.resources.get(str(address))
+        now = now_iso()
+        keep_created = prior is not None and change.action is Action.UPDATE and prior.status == "live"
+        return ResourceState(
+            address=str(address),
+            kind=address.kind,
+            id=observed.id,
+            provider=self.provider.name,
+            version=observed.version,
+            attributes=observed.attributes,
+            outputs=observed.outputs,
+            secrets=observed.secrets,
+            tags=observed.tags,
+            input_hash=change.input_hash,
+            content={k: c.files for k, c in content.items() if len(c.files) <= 1000},
+            dependencies=[str(d) for d in change.depends_on],
+            created_at=prior.created_at if keep_created and prior else now,
+            updated_at=now,
+        )
+
+
+_REAPED = object()
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, MlplanError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

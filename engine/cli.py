@@ -1,0 +1,549 @@
+"""The ``mlplan`` command line: parse, call the library, render. Nothing else lives here."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from mlplan.engine import __version__
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class Obj:
+    def __init__(self, chdir: str | None, env: str | None) -> None:
+        self.root = Path(chdir or ".").resolve()
+        self.env = env
+
+
+def _vars(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.UsageError(f"--var expects NAME=VALUE, got {item!r}")
+        out[name] = value
+    return out
+
+
+def _seconds(text: str) -> float:
+    from mlplan.engine.durations import parse_duration
+
+    if text.replace(".", "", 1).isdigit():
+        return float(text)
+    try:
+        return parse_duration(text).total_seconds()
+    except ValueError as exc:
+        raise click.UsageError(f"--lock-timeout: {exc}") from None
+
+
+def _err(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def _session(obj: Obj, variables: tuple[str, ...] = (), lock_timeout: str = "0s") -> Any:
+    from mlplan.engine.session import open_session
+
+    if not obj.root.is_dir():
+        raise click.UsageError(f"-C {obj.root}: no such directory")
+    return open_session(obj.root, obj.env, _vars(variables), _seconds(lock_timeout), log=_err)
+
+
+def _progress(fmt: str) -> Callable[[str, dict[str, Any]], None]:
+    """Events from plan/apply, rendered as progress lines on stderr."""
+    quiet = fmt == "json"
+    started = time.monotonic()
+
+    def emit(kind: str, data: dict[str, Any]) -> None:
+        if quiet and kind not in ("failed",):
+            return
+        t = f"[{time.monotonic() - started:6.1f}s]"
+        if kind == "refresh_start":
+            _err(f"{t} Refreshing {data['count']} resource(s)...")
+        elif kind == "reconciled":
+            _err(f"{t} {data['address']}: interrupted operation reconciled: {data['outcome']}")
+        elif kind == "start":
+            _err(f"{t} {data['address']}: {data['action']}...")
+        elif kind == "done":
+            extra = f" (version {data['version']})" if data.get("version") else ""
+            _err(f"{t} {data['address']}: {data['action']} done{extra} in {data['elapsed']:.1f}s")
+        elif kind == "failed":
+            _err(f"{t} {data['address']}: FAILED: {data['error']}")
+        elif kind == "interrupt":
+            _err(f"{t} Interrupted: finishing {', '.join(data['running']) or 'nothing'}, then saving state...")
+
+    return emit
+
+
+var_option = click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set a variable (repeatable); overrides environment values and defaults.",
+)
+lock_option = click.option(
+    "--lock-timeout",
+    default="0s",
+    show_default=True,
+    metavar="DURATION",
+    help="Wait this long for the state lock (e.g. 30s, 5m) instead of failing at once.",
+)
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Alias of --format json.")
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="mlplan")
+@click.option("-C", "--chdir", metavar="DIR", help="Run as if started in DIR (the project root).")
+@click.option(
+    "-e",
+    "--env",
+    metavar="NAME",
+    envvar="MLPLAN_ENV",
+    help="Environment to work on (default: default_environment or local; env MLPLAN_ENV).",
+)
+@click.pass_context
+def cli(ctx: click.Context, chdir: str | None, env: str | None) -> None:
+    """Terraform-style plan/apply for Azure Machine Learning.
+
+    \b
+    Typical use:
+      mlplan plan --out plan.json          # what would change, and why
+      mlplan show --format markdown plan.json > comment.md
+      mlplan apply plan.json               # exactly those changes
+      mlplan -e dev apply --auto-approve   # plan + apply in one go
+    """
+    ctx.obj = Obj(chdir, env)
+
+
+@cli.command(context_settings=CONTEXT)
+@var_option
+@click.option("--no-sdk", is_flag=True, help="Skip the azure-ai-ml loader checks (faster).")
+@click.pass_obj
+def validate(obj: Obj, variables: tuple[str, ...], no_sdk: bool) -> None:
+    """Check mlplan.yaml and every resource file; report all problems at once.
+
+    Also runs the azure-ai-ml loaders (load_data, load_environment, ...) on each resource file.
+
+    \b
+    Example:
+      mlplan -C examples/assets validate
+    """
+    from mlplan.engine.errors import ValidationFailed
+    from mlplan.engine.sdkcheck import sdk_diagnostics
+
+    session = _session(obj, variables)
+    if not no_sdk:
+        diags = sdk_diagnostics(session.config)
+        if diags:
+            raise ValidationFailed(diags)
+    n = len(session.config.resources)
+    click.echo(f"The configuration is valid: {n} resource(s) in environment {session.config.environment.name}.")
+
+
+def _plan_options(
+    refresh: bool,
+    refresh_only: bool,
+    target: tuple[str, ...],
+    replace: tuple[str, ...],
+    destroy: bool = False,
+) -> Any:
+    from mlplan.engine.address import Address
+    from mlplan.engine.planner import PlanOptions
+
+    try:
+        targets = tuple(Address.parse(t) for t in target)
+        replaces = tuple(Address.parse(t) for t in replace)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    now_text = os.environ.get("MLPLAN_NOW")  # for tests and what-if runs: "2026-01-01T00:00:00+00:00"
+    from datetime import datetime
+
+    now = datetime.fromisoformat(now_text) if now_text else None
+    return PlanOptions(
+        refresh=refresh,
+        refresh_only=refresh_only,
+        destroy=destroy,
+        targets=targets,
+        replace=replaces,
+        now=now,
+        parallelism=0,
+    )
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Save the plan to FILE for `mlplan apply FILE`.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0: no changes, 1: error, 2: changes present.")
+@format_option
+@json_option
+@click.option("--refresh/--no-refresh", default=True, help="Read the live workspace first (default) or trust state.")
+@click.option("--refresh-only", is_flag=True, help="Only show what changed outside mlplan (drift).")
+@click.option("--target", multiple=True, metavar="ADDR", help="Limit the plan to ADDR and its dependencies.")
+@click.option("--replace", multiple=True, metavar="ADDR", help="Plan ADDR for replacement (or a new version).")
+@click.option("--destroy", is_flag=True, help="Plan the deletion of everything in state.")
+@var_option
+@lock_option
+@click.pass_obj
+def plan(
+    obj: Obj,
+    out: str | None,
+    detailed_exitcode: bool,
+    fmt: str,
+    as_json: bool,
+    refresh: bool,
+    refresh_only: bool,
+    target: tuple[str, ...],
+    replace: tuple[str, ...],
+    destroy: bool,
+    variables: tuple[str, ...],
+    lock_timeout: str,
+) -> None:
+    """Show what apply would change, and why.
+
+    \b
+    Examples:
+      mlplan plan
+      mlplan plan --out plan.json --detailed-exitcode
+      mlplan -e dev plan --var algorithm=majority --format markdown
+      mlplan plan --target model.iris --replace environment.sklearn
+    """
+    from mlplan.engine import render
+    from mlplan.engine import session as s
+
+    fmt = "json" if as_json else fmt
+    session = _session(obj, variables, lock_timeout)
+    options = _plan_options(refresh, refresh_only, target, replace, destroy)
+    with s.locked_state(session, "plan") as state:
+        the_plan = s.plan(session, state, options, _progress(fmt))
+    data = the_plan.to_json()
+    click.echo(render.render(data, fmt))
+    if out:
+        from mlplan.state.local import atomic_write
+
+        atomic_write(Path(out).resolve(), the_plan.dumps().encode())
+        if fmt != "json":
+            click.echo(f"Saved the plan to {out}. Apply exactly these changes with: mlplan apply {out}")
+    if detailed_exitcode and the_plan.has_changes:
+        sys.exit(2)
+
+
+def _load_plan(path: str) -> Any:
+    from mlplan.engine.errors import UsageError
+    from mlplan.engine.plan import Plan
+
+    try:
+        return Plan.from_json(json.loads(Path(path).read_text()))
+    except FileNotFoundError:
+        raise UsageError(f"plan file {path} does not exist") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{path} is not an mlplan plan file ({exc})") from None
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False))
+@format_option
+@json_option
+@click.pass_obj
+def show(obj: Obj, planfile: str | None, fmt: str, as_json: bool) -> None:
+    """Render a saved plan (or, without PLANFILE, the current state).
+
+    \b
+    Examples:
+      mlplan show plan.json
+      mlplan show --format markdown plan.json   # for a PR comment
+    """
+    from mlplan.engine import render
+
+    fmt = "json" if as_json else fmt
+    if planfile:
+        click.echo(render.render(_load_plan(planfile).to_json(), fmt))
+        return
+    session = _session(obj)
+    state = session.backend.read()
+    if fmt == "json":
+        click.echo(json.dumps(state.to_json(), indent=2))
+        return
+    for addr, rs in sorted(state.resources.items()):
+        click.echo(
+            f"{addr}  id={rs.id}"
+            + (f"  version={rs.version}" if rs.version else "")
+            + (f"  [{rs.status}]" if rs.status != "live" else "")
+        )
+    click.echo(f"{len(state.resources)} resource(s) in state (serial {state.serial}).")
+
+
+def _confirm(auto_approve: bool, what: str) -> None:
+    from mlplan.engine.errors import UsageError
+
+    if auto_approve:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"{what} needs confirmation but there is no terminal to ask; "
+            "pass --auto-approve, or apply a saved plan file"
+        )
+    if not click.confirm(f"Do you want to {what}?", default=False):
+        raise UsageError("cancelled: nothing was changed")
+
+
+def _run_apply(
+    obj: Obj,
+    planfile: str | None,
+    auto_approve: bool,
+    parallelism: int | None,
+    keep_going: bool,
+    variables: tuple[str, ...],
+    lock_timeout: str,
+    options: Any,
+    what: str,
+) -> None:
+    from mlplan.engine import render
+    from mlplan.engine import session as s
+    from mlplan.engine.apply import ApplyOptions
+    from mlplan.engine.errors import ApplyFailed, Interrupted
+
+    session = _session(obj, variables, lock_timeout)
+    emit = _progress("text")
+    with s.locked_state(session, what) as state:
+        if planfile:
+            the_plan = _load_plan(planfile)
+            s.reconcile(session, state, emit)
+            s.check_fresh(the_plan, session, state)
+        else:
+            the_plan = s.plan(session, state, options, emit)
+            click.echo(render.text(the_plan.to_json()))
+            if not the_plan.has_changes:
+                if the_plan.mode != "refresh-only":
+                    s.apply(session, state, the_plan, ApplyOptions(parallelism=1), emit)  # refresh outputs
+                return
+            _confirm(auto_approve, f"{what} these changes")
+        if the_plan.mode == "refresh-only":
+            s.refresh_state(session, state, the_plan)
+            click.echo("State refreshed from the workspace.")
+            return
+        par = parallelism or session.config.environment.parallelism
+        result = s.apply(session, state, the_plan, ApplyOptions(parallelism=par, keep_going=keep_going), emit)
+    n_done, n_failed, n_skipped = len(result.done), len(result.failed), len(result.skipped)
+    click.echo(
+        f"Apply {'complete' if result.ok else 'stopped'}: {n_done} done, {n_failed} failed, "
+        f"{n_skipped} skipped. State saved ({session.backend.describe()})."
+    )
+    if result.interrupted:
+        raise Interrupted("interrupted; state holds every finished operation")
+    if result.failed:
+        lines = [f"  {a}: {e}" for a, e in result.failed.items()]
+        raise ApplyFailed("some operations failed:\n" + "\n".join(lines))
+
+
+apply_options = [
+    click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation."),
+    click.option("--parallelism", type=click.IntRange(1, 256), help="Operations run at once (default 10)."),
+    click.option("--keep-going", is_flag=True, help="After a failure, go on with what does not depend on it."),
+    var_option,
+    lock_option,
+]
+
+
+def _with(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    def deco(f: Any) -> Any:
+        for opt in reversed(options):
+            f = opt(f)
+        return f
+
+    return deco
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False))
+@_with(apply_options)
+@click.option("--target", multiple=True, metavar="ADDR", help="Limit to ADDR and its dependencies.")
+@click.option("--replace", multiple=True, metavar="ADDR", help="Replace ADDR (or make a new version).")
+@click.option("--refresh-only", is_flag=True, help="Write what the workspace really has into state.")
+@click.pass_obj
+def apply(
+    obj: Obj,
+    planfile: str | None,
+    auto_approve: bool,
+    parallelism: int | None,
+    keep_going: bool,
+    variables: tuple[str, ...],
+    lock_timeout: str,
+    target: tuple[str, ...],
+    replace: tuple[str, ...],
+    refresh_only: bool,
+) -> None:
+    """Make the changes: those of PLANFILE, or of a fresh plan after confirmation.
+
+    A saved plan is refused when the state or the inputs changed since it was made.
+
+    \b
+    Examples:
+      mlplan apply plan.json
+      mlplan apply --auto-approve --parallelism 4
+      mlplan -C examples/assets apply --auto-approve
+    """
+    options = _plan_options(True, refresh_only, target, replace)
+    _run_apply(obj, planfile, auto_approve, parallelism, keep_going, variables, lock_timeout, options, "apply")
+
+
+@cli.command(context_settings=CONTEXT)
+@_with(apply_options)
+@click.pass_obj
+def destroy(
+    obj: Obj,
+    auto_approve: bool,
+    parallelism: int | None,
+    keep_going: bool,
+    variables: tuple[str, ...],
+    lock_timeout: str,
+) -> None:
+    """Delete (or archive, for asset versions) everything mlplan manages in this environment.
+
+    \b
+    Example:
+      mlplan -e dev destroy --auto-approve
+    """
+    options = _plan_options(True, False, (), (), destroy=True)
+    _run_apply(obj, None, auto_approve, parallelism, keep_going, variables, lock_timeout, options, "destroy")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--show-sensitive", is_flag=True, help="Print sensitive values in clear.")
+@click.pass_obj
+def output(obj: Obj, name: str | None, as_json: bool, show_sensitive: bool) -> None:
+    """Print declared outputs and the ids of managed resources.
+
+    \b
+    Examples:
+      mlplan output
+      mlplan output scoring_uri
+      mlplan output --json
+    """
+    from mlplan.engine.errors import UsageError
+    from mlplan.engine.session import resolve_outputs
+
+    session = _session(obj)
+    state = session.backend.read()
+    outputs = resolve_outputs(session.config, state)
+    shown = {k: ("(sensitive)" if v["sensitive"] and not show_sensitive else v["value"]) for k, v in outputs.items()}
+    if name is not None:
+        if name not in shown:
+            raise UsageError(f"no output named {name!r} (declared: {', '.join(sorted(shown)) or 'none'})")
+        click.echo(json.dumps(shown[name]) if as_json else shown[name])
+        return
+    resources = {
+        a: {"id": r.id, "version": r.version, **r.outputs}
+        for a, r in sorted(state.resources.items())
+        if r.status == "live"
+    }
+    if as_json:
+        click.echo(json.dumps({"outputs": shown, "resources": resources}, indent=2, default=str))
+        return
+    for k, v in sorted(shown.items()):
+        click.echo(f"{k} = {v}")
+    for a, r in resources.items():
+        click.echo(f"{a}: {r['id']}" + (f" (version {r['version']})" if r["version"] else ""))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid"]), default="mermaid", show_default=True)
+@var_option
+@click.pass_obj
+def graph(obj: Obj, fmt: str, variables: tuple[str, ...]) -> None:
+    """Print the resource graph (mermaid renders in GitHub comments).
+
+    \b
+    Example:
+      mlplan graph --format dot | dot -Tpng > graph.png
+    """
+    from mlplan.engine.graph_render import to_dot, to_mermaid
+
+    session = _session(obj, variables)
+    click.echo(to_dot(session.graph) if fmt == "dot" else to_mermaid(session.graph))
+
+
+@cli.command("force-unlock", context_settings=CONTEXT)
+@click.argument("lock_id")
+@click.pass_obj
+def force_unlock(obj: Obj, lock_id: str) -> None:
+    """Release the state lock LOCK_ID left by a dead mlplan process.
+
+    \b
+    Example:
+      mlplan force-unlock 0b9c6f1e-...
+    """
+    session = _session(obj)
+    session.backend.force_unlock(lock_id)
+    click.echo(f"Released lock {lock_id}.")
+
+
+@cli.command("import", context_settings=CONTEXT)
+@click.argument("address")
+@click.argument("ident", metavar="ID")
+@lock_option
+@click.pass_obj
+def import_(obj: Obj, address: str, ident: str, lock_timeout: str) -> None:
+    """Adopt an existing workspace resource ID as ADDRESS, without changing it.
+
+    \b
+    Examples:
+      mlplan import compute.cpu-cluster computes/cpu-cluster
+      mlplan import environment.sklearn environments/sklearn/versions/3
+    """
+    from mlplan.engine import session as s
+    from mlplan.engine.address import Address
+
+    try:
+        addr = Address.parse(address)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    session = _session(obj, (), lock_timeout)
+    with s.locked_state(session, "import") as state:
+        rs = s.import_resource(session, state, addr, ident)
+    click.echo(f"Imported {addr} ({rs.id}). Run `mlplan plan` to see how it compares with the configuration.")
+
+
+from mlplan.engine.cli_state import state_group  # noqa: E402
+
+cli.add_command(state_group)
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Entry point: every error becomes a message and an exit code, never a traceback."""
+    from mlplan.engine.errors import MlplanError
+
+    try:
+        cli.main(args=argv, prog_name="mlplan", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        _err("Aborted.")
+        sys.exit(130)
+    except click.ClickException as exc:
+        # usage errors exit 1, never 2 (2 means "changes present" with --detailed-exitcode)
+        exc.show()
+        sys.exit(1)
+    except MlplanError as exc:
+        _err(exc.render())
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _err("Interrupted.")
+        sys.exit(130)
+    sys.exit(0)

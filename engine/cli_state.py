@@ -1,0 +1,155 @@
+"""``mlplan state ...``: inspect and repair state. Every modifying command keeps a backup."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mlplan.engine.address import Address
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _open(obj: Any) -> Any:
+    from mlplan.engine.cli import _session
+
+    return _session(obj)
+
+
+def _addr(text: str) -> Address:
+    try:
+        return Address.parse(text)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@click.group("state", context_settings=CONTEXT)
+def state_group() -> None:
+    """Inspect and repair state: list, show, mv, rm, pull, push."""
+
+
+@state_group.command("list", context_settings=CONTEXT)
+@click.pass_obj
+def list_(obj: Any) -> None:
+    """List the addresses in state."""
+    state = _open(obj).backend.read()
+    for addr in sorted(state.resources):
+        click.echo(addr)
+
+
+@state_group.command(context_settings=CONTEXT)
+@click.argument("address")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def show(obj: Any, address: str, as_json: bool) -> None:
+    """Show one resource's state (secrets appear only as hashes)."""
+    from mlplan.engine.errors import StateError
+
+    _addr(address)
+    state = _open(obj).backend.read()
+    rs = state.resources.get(address)
+    if rs is None:
+        raise StateError(f"{address} is not in state (see `mlplan state list`)")
+    data = rs.to_json()
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    for key in ("address", "id", "version", "status", "created_at", "updated_at", "input_hash"):
+        if data.get(key):
+            click.echo(f"{key:12} {data[key]}")
+    for key, value in sorted(data["attributes"].items()):
+        click.echo(f"  {key} = {json.dumps(value)}")
+
+
+def _modify(obj: Any, operation: str) -> Any:
+    from mlplan.engine.session import locked_state
+
+    session = _open(obj)
+    return session, locked_state(session, operation)
+
+
+@state_group.command(context_settings=CONTEXT)
+@click.argument("source")
+@click.argument("destination")
+@click.pass_obj
+def mv(obj: Any, source: str, destination: str) -> None:
+    """Rename SOURCE to DESTINATION in state (e.g. after renaming a resource)."""
+    from mlplan.engine.errors import StateError
+
+    src, dst = _addr(source), _addr(destination)
+    if src.kind != dst.kind:
+        raise StateError(f"cannot move a {src.kind} to a {dst.kind}")
+    session, lock = _modify(obj, "state mv")
+    with lock as state:
+        if source not in state.resources:
+            raise StateError(f"{source} is not in state")
+        if destination in state.resources:
+            raise StateError(f"{destination} is already in state; `mlplan state rm` it first")
+        rs = state.resources.pop(source)
+        rs.address = destination
+        state.resources[destination] = rs
+        session.backend.write(state)
+    click.echo(f"Moved {source} to {destination}.")
+
+
+@state_group.command(context_settings=CONTEXT)
+@click.argument("addresses", nargs=-1, required=True)
+@click.pass_obj
+def rm(obj: Any, addresses: tuple[str, ...]) -> None:
+    """Forget ADDRESSES without deleting them from the workspace."""
+    from mlplan.engine.errors import StateError
+
+    for a in addresses:
+        _addr(a)
+    session, lock = _modify(obj, "state rm")
+    with lock as state:
+        missing = [a for a in addresses if a not in state.resources]
+        if missing:
+            raise StateError(f"not in state: {', '.join(missing)}")
+        for a in addresses:
+            del state.resources[a]
+        session.backend.write(state)
+    click.echo(f"Removed {len(addresses)} resource(s) from state; they still exist in the workspace.")
+
+
+@state_group.command(context_settings=CONTEXT)
+@click.pass_obj
+def pull(obj: Any) -> None:
+    """Print the current state document."""
+    state = _open(obj).backend.read()
+    click.echo(json.dumps(state.to_json(), indent=1))
+
+
+@state_group.command(context_settings=CONTEXT)
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--force", is_flag=True, help="Accept another lineage or a lower serial.")
+@click.pass_obj
+def push(obj: Any, file: str, force: bool) -> None:
+    """Replace the state with FILE ('-' for stdin); refuses a lower serial or another lineage."""
+    from mlplan.engine.errors import StateError
+    from mlplan.state.model import State
+
+    text = sys.stdin.read() if file == "-" else Path(file).read_text()
+    try:
+        new = State.from_json(json.loads(text))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StateError(f"{file} is not an mlplan state document ({exc})") from None
+    session, lock = _modify(obj, "state push")
+    with lock as state:
+        if not force:
+            if state.resources and new.lineage != state.lineage:
+                raise StateError(
+                    f"{file} has lineage {new.lineage}, the state has {state.lineage}; use --force to replace it anyway"
+                )
+            if new.serial < state.serial:
+                raise StateError(
+                    f"{file} has serial {new.serial}, older than the state's {state.serial}; "
+                    "use --force to replace it anyway"
+                )
+        new.serial = max(new.serial, state.serial)
+        session.backend.write(new)
+    click.echo(f"Pushed {file}: {len(new.resources)} resource(s), serial {new.serial}.")

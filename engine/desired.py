@@ -1,0 +1,106 @@
+"""Turning a ResourceSpec into the provider's Desired: references resolved, local content hashed."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mlplan.engine import kinds
+from mlplan.engine.address import Address
+from mlplan.engine.config import ResourceSpec, get_dotted
+from mlplan.engine.content import Content, hash_path
+from mlplan.engine.plan import UNKNOWN
+from mlplan.engine.references import Reference
+from mlplan.providers.base import TAG_ADDRESS, TAG_OPERATION, TAG_PROJECT, Desired
+
+
+class ContentCache:
+    """Hashes each local path once per run."""
+
+    def __init__(self) -> None:
+        self._cache: dict[Path, Content] = {}
+
+    def get(self, path: Path) -> Content:
+        path = path.resolve()
+        if path not in self._cache:
+            self._cache[path] = hash_path(path)
+        return self._cache[path]
+
+
+def content_of(res: ResourceSpec, cache: ContentCache) -> dict[str, Content]:
+    out: dict[str, Content] = {}
+    for dotted in kinds.PATH_FIELDS.get(res.address.kind, ()):
+        value = get_dotted(res.spec, dotted)
+        if isinstance(value, str) and not kinds.is_remote(value):
+            out[dotted] = cache.get(res.base_dir / value)
+    return out
+
+
+def _set_path(spec: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node: Any = spec
+    for part in path[:-1]:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    last = path[-1]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def resolve_references(
+    spec: dict[str, Any], refs: list[Reference], versions: Mapping[Address, str | None]
+) -> dict[str, Any]:
+    """Replace ``@latest`` (and versions of managed assets) by concrete ones; UNKNOWN when not known yet.
+
+    ``versions`` maps a referenced address to its concrete version (None: not known until apply).
+    References whose target is not in ``versions`` are left as written.
+    """
+    out = copy.deepcopy(spec)
+    for ref in refs:
+        if ref.target not in versions or ref.version is None or ref.registry:
+            continue
+        version = versions[ref.target]
+        if not ref.is_latest:
+            continue  # an explicit version stays what the user wrote
+        value = UNKNOWN if version is None else f"azureml:{ref.target.name}:{version}"
+        _set_path(out, ref.path, value)
+    return out
+
+
+def ownership_tags(project: str, address: Address, op_id: str) -> dict[str, str]:
+    return {TAG_PROJECT: project, TAG_ADDRESS: str(address), TAG_OPERATION: op_id}
+
+
+def make_desired(
+    res: ResourceSpec,
+    spec: dict[str, Any],
+    content: Mapping[str, Content],
+    tags: dict[str, str] | None = None,
+) -> Desired:
+    version = spec.get("version")
+    return Desired(
+        kind=res.address.kind,
+        name=res.address.name,
+        spec=spec,
+        base_dir=res.base_dir,
+        subtype=res.subtype,
+        version=str(version) if version is not None and res.address.kind in kinds.VERSIONED_KINDS else None,
+        content={k: c.digest for k, c in content.items()},
+        tags=tags or {},
+    )
+
+
+def input_hash(res: ResourceSpec, content: Mapping[str, Content], dep_hashes: list[str], variables_hash: str) -> str:
+    """Everything that determines the resource: its written spec, its files, its dependencies' inputs."""
+    h = hashlib.sha256()
+    h.update(json.dumps(res.spec, sort_keys=True, default=str).encode())
+    for k in sorted(content):
+        h.update(f"\0{k}={content[k].digest}".encode())
+    for d in sorted(dep_hashes):
+        h.update(f"\0dep={d}".encode())
+    _ = variables_hash  # variables act through the interpolated spec already
+    return h.hexdigest()[:32]

@@ -1,0 +1,55 @@
+"""Field-level differences between what is and what should be (deepdiff), with human reasons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deepdiff import DeepDiff
+from deepdiff.helper import NotPresent
+
+from mlplan.engine.plan import SENSITIVE, FieldChange
+
+
+def _value(v: Any) -> Any:
+    return None if isinstance(v, NotPresent) else v
+
+
+def field_changes(before: dict[str, Any], after: dict[str, Any], sensitive: frozenset[str]) -> list[FieldChange]:
+    """Dotted-path changes from ``before`` to ``after``; sensitive fields show as (sensitive)."""
+    if before == after:
+        return []
+    diff = DeepDiff(before, after, view="tree", ignore_order=False, verbose_level=2)
+    out: list[FieldChange] = []
+    for levels in diff.values():
+        for level in levels:
+            parts = [str(p) for p in level.path(output_format="list")]
+            path = ".".join(parts)
+            b, a = _value(level.t1), _value(level.t2)
+            if parts and parts[0] in sensitive:
+                b = SENSITIVE if b is not None else None
+                a = SENSITIVE if a is not None else None
+            out.append(FieldChange(path, b, a))
+    out.sort(key=lambda c: c.path)
+    return out
+
+
+def short(value: Any, limit: int = 60) -> str:
+    if value is None:
+        return "(none)"
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def reason_for(changes: list[FieldChange], limit: int = 3) -> str:
+    """``image changed: python:3.10 -> python:3.11`` style text for the first few changes."""
+    parts = []
+    for c in changes[:limit]:
+        if c.before is None:
+            parts.append(f"{c.path} added: {short(c.after)}")
+        elif c.after is None:
+            parts.append(f"{c.path} removed")
+        else:
+            parts.append(f"{c.path} changed: {short(c.before)} -> {short(c.after)}")
+    if len(changes) > limit:
+        parts.append(f"and {len(changes) - limit} more")
+    return "; ".join(parts)

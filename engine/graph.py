@@ -1,0 +1,118 @@
+"""The resource graph: a networkx DiGraph whose edges run from a dependency to its dependents.
+
+Built in small named steps: nodes -> references -> depends_on -> parents -> acyclic check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from mlplan.engine import references
+from mlplan.engine.address import Address
+from mlplan.engine.config import Config
+from mlplan.engine.errors import Diagnostic, ValidationFailed
+from mlplan.engine.references import BadReference, Reference
+
+
+@dataclass
+class Graph:
+    dag: nx.DiGraph
+    refs: dict[Address, list[Reference]] = field(default_factory=dict)
+    data_sources: dict[Address, Reference] = field(default_factory=dict)
+
+    def dependencies(self, address: Address) -> list[Address]:
+        return sorted(self.dag.predecessors(address))
+
+    def order(self) -> list[Address]:
+        """Dependencies first; ties broken by address for a stable plan."""
+        return list(nx.lexicographical_topological_sort(self.dag, key=str))
+
+
+def build(config: Config) -> Graph:
+    diags: list[Diagnostic] = []
+    graph = Graph(nx.DiGraph())
+    _add_nodes(config, graph)
+    _add_references(config, graph, diags)
+    _add_depends_on(config, graph)
+    _add_parents(config, graph, diags)
+    if diags:
+        raise ValidationFailed(diags)
+    _check_acyclic(config, graph)
+    return graph
+
+
+def _add_nodes(config: Config, graph: Graph) -> None:
+    for address in config.resources:
+        graph.dag.add_node(address, managed=True)
+
+
+def _add_references(config: Config, graph: Graph, diags: list[Diagnostic]) -> None:
+    for address, res in config.resources.items():
+        found: list[Reference] = []
+        for ref in references.find(res.spec):
+            if isinstance(ref, BadReference):
+                diags.append(res.diag(f"{'.'.join(ref.path)}: {ref.message}", ref.path, hint=ref.hint))
+                continue
+            if ref.target == address:
+                continue
+            found.append(ref)
+            if ref.target in config.resources and not ref.registry:
+                graph.dag.add_edge(ref.target, address)
+            else:
+                source = Address(ref.target.kind, _source_name(ref))
+                graph.data_sources.setdefault(source, ref)
+                graph.dag.add_node(source, managed=False)
+                graph.dag.add_edge(source, address)
+        graph.refs[address] = found
+
+
+def _source_name(ref: Reference) -> str:
+    """Data sources are keyed by name and the version asked for (``name:3``, ``name@latest``)."""
+    if ref.registry:
+        return ref.raw.removeprefix("azureml://").replace("/", "_")
+    if ref.version is None:
+        return ref.target.name
+    sep = "@" if ref.is_latest else ":"
+    return f"{ref.target.name}{sep}{ref.version}"
+
+
+def _add_depends_on(config: Config, graph: Graph) -> None:
+    for address, res in config.resources.items():
+        for dep in res.depends_on:
+            graph.dag.add_edge(dep, address)
+
+
+def _add_parents(config: Config, graph: Graph, diags: list[Diagnostic]) -> None:
+    for address, res in config.resources.items():
+        parent = address.parent
+        if parent is None:
+            continue
+        if parent in config.resources:
+            graph.dag.add_edge(parent, address)
+        else:
+            graph.data_sources.setdefault(parent, Reference(("endpoint_name",), parent, None, f"azureml:{parent.name}"))
+            graph.dag.add_node(parent, managed=False)
+            graph.dag.add_edge(parent, address)
+            _ = res
+
+
+def _check_acyclic(config: Config, graph: Graph) -> None:
+    try:
+        cycle = nx.find_cycle(graph.dag)
+    except nx.NetworkXNoCycle:
+        return
+    members = [str(u) for u, _v in cycle]
+    first = config.resources.get(cycle[0][0])
+    raise ValidationFailed(
+        [
+            Diagnostic(
+                "dependency cycle: " + " -> ".join([*members, members[0]]),
+                file=first.file if first else None,
+                line=first.line if first else None,
+                address=members[0],
+                hint="remove one of these references or depends_on entries to break the cycle",
+            )
+        ]
+    )

@@ -1,0 +1,109 @@
+"""Finding references between resources in Azure ML YAML (``azureml:`` short forms and URIs)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from mlplan.engine.address import Address
+
+# Field names whose reference kind is known from the field itself.
+FIELD_KINDS = {"compute": "compute", "environment": "environment", "model": "model"}
+# Kinds for which Azure accepts a bare `azureml:<name>` (no version, no label).
+BARE_OK = frozenset({"compute", "online_endpoint", "environment"})
+
+_SHORT = re.compile(r"^azureml:(?!//)([A-Za-z0-9][A-Za-z0-9_.\-]*)(?::([A-Za-z0-9_.\-]+)|@([A-Za-z0-9_\-]+))?$")
+_URI_ASSET = re.compile(
+    r"^azureml://(?:.*/)?(data|models|environments|computes|onlineEndpoints)/([A-Za-z0-9][A-Za-z0-9_.\-]*)"
+    r"(?:/versions/([A-Za-z0-9_.\-]+)|/labels/([A-Za-z0-9_\-]+))?/?$"
+)
+_URI_KINDS = {
+    "data": "data",
+    "models": "model",
+    "environments": "environment",
+    "computes": "compute",
+    "onlineEndpoints": "online_endpoint",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A value in a resource's spec that points at another resource."""
+
+    path: tuple[str, ...]
+    target: Address
+    version: str | None  # "3", "latest", or None (bare)
+    raw: str
+    registry: bool = False  # azureml://registries/...: never managed by the project
+
+    @property
+    def is_latest(self) -> bool:
+        return self.version == "latest"
+
+
+@dataclass(frozen=True, slots=True)
+class BadReference:
+    path: tuple[str, ...]
+    raw: str
+    message: str
+    hint: str
+
+
+def _kind_for(path: tuple[str, ...]) -> str | None:
+    for part in reversed(path):
+        if part in FIELD_KINDS:
+            return FIELD_KINDS[part]
+        if part.isdigit():
+            continue
+        if part in ("path", "type", "mode"):
+            continue
+        break
+    if "inputs" in path:
+        return "data"
+    return None
+
+
+def parse(value: str, path: tuple[str, ...]) -> Reference | BadReference | None:
+    if not value.startswith("azureml:"):
+        return None
+    if value.startswith("azureml://"):
+        m = _URI_ASSET.match(value)
+        if not m:
+            return None  # datastore paths and other URIs are not resources mlplan manages
+        uri_kind = _URI_KINDS[m.group(1)]
+        uri_version: str | None = m.group(3) or m.group(4)
+        return Reference(path, Address(uri_kind, m.group(2)), uri_version, value, registry="/registries/" in value)
+    short = _SHORT.match(value)
+    kind = _kind_for(path)
+    if not short or kind is None:
+        return None
+    name: str = short.group(1)
+    version: str | None = short.group(2)
+    label: str | None = short.group(3)
+    if label is not None and label != "latest":
+        return BadReference(path, value, f"unsupported label @{label}", "use @latest or an explicit :<version>")
+    version = version if version is not None else label
+    if version is None and kind not in BARE_OK:
+        return BadReference(
+            path,
+            value,
+            f"{value!r} names a {kind} without a version",
+            f"write azureml:{name}:<version> or azureml:{name}@latest",
+        )
+    return Reference(path, Address(kind, name), version, value)
+
+
+def find(spec: Any, path: tuple[str, ...] = ()) -> Iterator[Reference | BadReference]:
+    """Every reference in a spec, depth first, in document order."""
+    if isinstance(spec, str):
+        ref = parse(spec, path)
+        if ref is not None:
+            yield ref
+    elif isinstance(spec, dict):
+        for k, v in spec.items():
+            yield from find(v, (*path, str(k)))
+    elif isinstance(spec, list):
+        for i, v in enumerate(spec):
+            yield from find(v, (*path, str(i)))

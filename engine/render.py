@@ -1,0 +1,132 @@
+"""Rendering plans and results as text, markdown (PR comments) and JSON.
+
+Renderers read only the plan's JSON form, so every format shows the same facts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mlplan.engine.diffing import short
+
+_ORDER = [
+    "create",
+    "new_version",
+    "update",
+    "replace",
+    "delete",
+    "archive",
+    "adopt",
+    "forget",
+    "train",
+    "evaluate",
+    "promote",
+    "shift_traffic",
+    "read",
+    "no_op",
+]
+_SYMBOL = {
+    "create": "+",
+    "new_version": "+v",
+    "update": "~",
+    "replace": "-/+",
+    "delete": "-",
+    "archive": "-a",
+    "adopt": "+s",
+    "forget": "-s",
+    "read": "<=",
+    "no_op": " ",
+    "train": "*t",
+    "evaluate": "*e",
+    "promote": "*p",
+    "shift_traffic": "~t",
+}
+_VERB = {
+    "create": "to create",
+    "new_version": "new version(s)",
+    "update": "to update",
+    "replace": "to replace",
+    "delete": "to delete",
+    "archive": "to archive",
+    "adopt": "to adopt",
+    "forget": "to forget",
+}
+
+
+def summary(plan: dict[str, Any]) -> str:
+    counts: dict[str, int] = {}
+    for c in plan["changes"]:
+        counts[c["action"]] = counts.get(c["action"], 0) + 1
+    if plan.get("mode") == "refresh-only":
+        drift = counts.get("update", 0) + counts.get("forget", 0)
+        return (
+            f"Drift: {drift} resource(s) changed outside mlplan." if drift else "No drift: state matches the workspace."
+        )
+    parts = [f"{counts[a]} {_VERB[a]}" for a in _ORDER if a in _VERB and counts.get(a)]
+    if not parts:
+        return "No changes. The workspace matches the configuration."
+    unchanged = counts.get("no_op", 0)
+    return "Plan: " + ", ".join(parts) + (f"; {unchanged} unchanged." if unchanged else ".")
+
+
+def _changed(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in plan["changes"] if c["action"] not in ("no_op", "read")]
+
+
+def text(plan: dict[str, Any], verbose: bool = False) -> str:
+    lines = []
+    head = f"Project {plan['project']}, environment {plan['environment']}"
+    if plan.get("mode") == "destroy":
+        head += " (destroy)"
+    if plan.get("mode") == "refresh-only":
+        head += " (refresh only)"
+    lines.append(head + f" (state serial {plan['serial']}):")
+    shown = plan["changes"] if verbose else _changed(plan)
+    for c in shown:
+        sym = _SYMBOL.get(c["action"], "?")
+        lines.append(f"  {sym:>3} {c['address']}  ({c['action']})")
+        lines.append(f"        {c['reason']}")
+        for ch in c.get("changes", [])[:20]:
+            lines.append(f"        ~ {ch['path']}: {short(ch['before'])} -> {short(ch['after'])}")
+        if c["action"] == "create" and c.get("after"):
+            for k, v in sorted(c["after"].items()):
+                if v not in (None, {}, []):
+                    lines.append(f"        + {k}: {short(v)}")
+    for d in plan.get("diagnostics", []):
+        lines.append(f"  Warning: {d}")
+    lines.append(summary(plan))
+    return "\n".join(lines)
+
+
+def markdown(plan: dict[str, Any]) -> str:
+    """A PR comment: summary first, then a table and the field changes in a details block."""
+    out = [f"### mlplan: `{plan['project']}` / `{plan['environment']}`", "", f"**{summary(plan)}**", ""]
+    changed = _changed(plan)
+    if changed:
+        out += ["| | address | action | why |", "|---|---|---|---|"]
+        for c in changed:
+            reason = c["reason"].replace("|", "\\|")
+            out.append(f"| `{_SYMBOL.get(c['action'], '?')}` | `{c['address']}` | {c['action']} | {reason} |")
+        details = [c for c in changed if c.get("changes")]
+        if details:
+            out += ["", "<details><summary>Field changes</summary>", "", "```diff"]
+            for c in details:
+                out.append(f"# {c['address']}")
+                for ch in c["changes"]:
+                    out.append(f"- {ch['path']}: {short(ch['before'], 120)}")
+                    out.append(f"+ {ch['path']}: {short(ch['after'], 120)}")
+            out += ["```", "", "</details>"]
+    return "\n".join(out) + "\n"
+
+
+def as_json(plan: dict[str, Any]) -> str:
+    return json.dumps(plan, indent=2, sort_keys=True, default=str)
+
+
+def render(plan: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return as_json(plan)
+    if fmt == "markdown":
+        return markdown(plan)
+    return text(plan)

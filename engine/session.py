@@ -1,0 +1,309 @@
+"""The workflows behind the CLI: open a project, plan, apply, reconcile, import; under the state lock.
+
+Each function is a library call (no printing, no prompting); the CLI renders what they return.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlplan.engine import graph as graph_mod
+from mlplan.engine.address import Address
+from mlplan.engine.apply import Applier, ApplyOptions, ApplyResult
+from mlplan.engine.config import Config, load
+from mlplan.engine.errors import MlplanError, ProviderError, StalePlanError, StateError, UsageError
+from mlplan.engine.graph import Graph
+from mlplan.engine.plan import Action, Plan
+from mlplan.engine.planner import PlanOptions, make_plan, resource_type, validate
+from mlplan.providers import REGISTRY, load_provider
+from mlplan.providers.base import Context, Provider
+from mlplan.state.backend import Backend, Journal
+from mlplan.state.model import ResourceState, State, now_iso
+
+Event = Callable[[str, dict[str, Any]], None]
+
+
+def _quiet(_kind: str, _data: dict[str, Any]) -> None:
+    return None
+
+
+@dataclass
+class Session:
+    config: Config
+    graph: Graph
+    backend: Backend
+    provider: Provider
+    ctx: Context
+    lock_timeout: float = 0.0
+
+
+def open_backend(config: Config) -> Backend:
+    st = config.environment.state
+    backend = st.get("backend", "local")
+    if backend == "local":
+        from mlplan.state.local import LocalBackend
+
+        path = Path(st.get("path") or f".mlplan/state/{config.environment.name}.json")
+        return LocalBackend(path if path.is_absolute() else config.root / path)
+    raise MlplanError(f"state backend {backend!r} is not available in this version of mlplan")
+
+
+def open_provider(config: Config) -> Provider:
+    name = config.environment.provider
+    if name not in REGISTRY:
+        raise MlplanError(
+            f"provider {name!r} of environment {config.environment.name!r} is not available in this version"
+            f" (available: {', '.join(sorted(REGISTRY))})"
+        )
+    provider: Provider = load_provider(name)
+    return provider
+
+
+def open_session(
+    root: Path,
+    env: str | None,
+    cli_vars: Mapping[str, str] | None = None,
+    lock_timeout: float = 0.0,
+    log: Callable[[str], None] = lambda _m: None,
+) -> Session:
+    config = load(root, env, cli_vars)
+    graph = graph_mod.build(config)
+    provider = open_provider(config)
+    validate(config, provider)
+    ctx = Context(config.project, config.environment.name, config.root, config.environment.workspace, log)
+    return Session(config, graph, open_backend(config), provider, ctx, lock_timeout)
+
+
+@contextmanager
+def locked_state(session: Session, operation: str) -> Iterator[State]:
+    with session.backend.lock(operation, session.lock_timeout):
+        yield session.backend.read()
+
+
+# -- reconciliation of interrupted operations -------------------------------------------------
+def reconcile(session: Session, state: State, emit: Event = _quiet) -> int:
+    """Settle every operation that started but never ended (a crash): adopt or forget its result."""
+    if not state.pending:
+        return 0
+    journal = session.backend.journal(state)
+    settled = 0
+    try:
+        for op in list(state.pending.values()):
+            kind = op.address.split(".", 1)[0]
+            rt = resource_type(session.provider, kind, op.address)
+            rs = state.resources.get(op.address)
+            if op.action in (Action.DELETE.value, Action.ARCHIVE.value, Action.FORGET.value):
+                current = rt.read(session.ctx, rs.id) if rs else None
+                if current is None or current.archived:
+                    journal.end(op.op_id, op.address, None, removed=True)
+                    emit("reconciled", {"address": op.address, "outcome": "deletion had completed"})
+                else:
+                    journal.abort(op.op_id, op.address)
+                    emit("reconciled", {"address": op.address, "outcome": "deletion had not happened"})
+            else:
+                found = rt.find_owned(session.ctx, op.name or op.address.split(".", 1)[1], op.op_id)
+                if found is not None:
+                    adopted = ResourceState(
+                        address=op.address,
+                        kind=kind,
+                        id=found.id,
+                        provider=session.provider.name,
+                        version=found.version,
+                        attributes=found.attributes,
+                        outputs=found.outputs,
+                        secrets=found.secrets,
+                        tags=found.tags,
+                        input_hash="",
+                        dependencies=rs.dependencies if rs else [],
+                        created_at=rs.created_at if rs and op.action == "update" else now_iso(),
+                        updated_at=now_iso(),
+                    )
+                    journal.end(op.op_id, op.address, adopted)
+                    emit("reconciled", {"address": op.address, "outcome": f"adopted {found.id}"})
+                else:
+                    journal.abort(op.op_id, op.address)
+                    emit("reconciled", {"address": op.address, "outcome": "nothing was created; will retry"})
+            settled += 1
+    finally:
+        journal.close()
+    return settled
+
+
+# -- plan ---------------------------------------------------------------------------------------
+def plan(session: Session, state: State, options: PlanOptions, emit: Event = _quiet) -> Plan:
+    reconcile(session, state, emit)
+    options.parallelism = options.parallelism or session.config.environment.parallelism
+    for t in (*options.targets, *options.replace):
+        if t not in session.config.resources and str(t) not in state.resources:
+            raise UsageError(f"{t} is not a resource of this project (see `mlplan state list`)")
+    return make_plan(session.config, session.graph, state, session.provider, session.ctx, options, emit)
+
+
+def input_hashes(plan: Plan) -> dict[str, str]:
+    return {str(c.address): c.input_hash for c in plan.changes if c.input_hash}
+
+
+def check_fresh(saved: Plan, session: Session, state: State) -> None:
+    """A saved plan applies only to the state and inputs it was made from."""
+    problems = []
+    if saved.project != session.config.project or saved.environment != session.config.environment.name:
+        problems.append(
+            f"the plan is for {saved.project}/{saved.environment}, not"
+            f" {session.config.project}/{session.config.environment.name}"
+        )
+    if saved.lineage != state.lineage:
+        problems.append("the state was replaced (lineage differs)")
+    elif saved.serial != state.serial:
+        changed = [
+            str(c.address)
+            for c in saved.changes
+            if c.before is not None
+            and (rs := state.resources.get(str(c.address))) is not None
+            and rs.attributes != c.before
+        ]
+        what = f": {', '.join(changed)}" if changed else ""
+        problems.append(f"the state changed since the plan was made (serial {saved.serial} -> {state.serial}){what}")
+    current = make_plan(session.config, session.graph, state, session.provider, session.ctx, PlanOptions(refresh=False))
+    now, then = input_hashes(current), input_hashes(saved)
+    moved = sorted(a for a in set(now) | set(then) if now.get(a) != then.get(a) and a in then)
+    if moved:
+        problems.append(f"inputs changed since the plan was made: {', '.join(moved)}")
+    if problems:
+        raise StalePlanError("saved plan is stale: " + "; ".join(problems) + ". Run `mlplan plan --out FILE` again.")
+
+
+# -- apply ----------------------------------------------------------------------------------------
+def apply(
+    session: Session,
+    state: State,
+    the_plan: Plan,
+    options: ApplyOptions,
+    emit: Event = _quiet,
+    stop: threading.Event | None = None,
+) -> ApplyResult:
+    journal = session.backend.journal(state)
+    try:
+        applier = Applier(
+            the_plan,
+            session.config,
+            session.graph,
+            journal,
+            session.provider,
+            session.ctx,
+            options,
+            emit,
+            stop,
+        )
+        result = applier.run()
+        if the_plan.mode != "refresh-only":
+            journal.set("outputs", resolve_outputs(session.config, journal.state))
+    finally:
+        journal.close()
+    return result
+
+
+def refresh_state(session: Session, state: State, the_plan: Plan) -> None:
+    """Apply a refresh-only plan: write what was observed into state."""
+    journal: Journal = session.backend.journal(state)
+    try:
+        for c in the_plan.changes:
+            rs = state.resources.get(str(c.address))
+            if rs is None:
+                continue
+            if c.action is Action.FORGET:
+                journal.begin("refresh", str(c.address), "forget")
+                journal.end("refresh", str(c.address), None, removed=True)
+            elif c.action is Action.UPDATE:
+                rt = resource_type(session.provider, rs.kind, str(c.address))
+                observed = rt.read(session.ctx, rs.id)
+                if observed is None:
+                    continue
+                updated = ResourceState.from_json(
+                    {
+                        **rs.to_json(),
+                        "attributes": observed.attributes,
+                        "tags": observed.tags,
+                        "outputs": observed.outputs,
+                        "updated_at": now_iso(),
+                    }
+                )
+                journal.begin("refresh", str(c.address), "refresh")
+                journal.end("refresh", str(c.address), updated)
+    finally:
+        journal.close()
+
+
+# -- outputs ----------------------------------------------------------------------------------------
+def resolve_outputs(config: Config, state: State) -> dict[str, Any]:
+    """Declared outputs with ``${KIND.NAME.ATTR}`` and ``${var.x}`` resolved from state."""
+    import re
+
+    pattern = re.compile(
+        r"\$\{\s*([a-z_]+)\.([A-Za-z0-9_.\-/]+?)\.([A-Za-z0-9_]+)\s*\}|\$\{\s*var\.([A-Za-z0-9_-]+)\s*\}"
+    )
+    out: dict[str, Any] = {}
+    for name, decl in config.outputs.items():
+        value = str(decl.get("value", ""))
+
+        def sub(m: re.Match[str]) -> str:
+            if m.group(4):
+                return str(config.variables.get(m.group(4), ""))
+            rs = state.resources.get(f"{m.group(1)}.{m.group(2)}")
+            if rs is None:
+                return ""
+            attr = m.group(3)
+            for source in (rs.outputs, rs.attributes, {"id": rs.id, "version": rs.version}):
+                if attr in source:
+                    return str(source[attr])
+            return ""
+
+        out[name] = {
+            "value": pattern.sub(sub, value),
+            "sensitive": bool(decl.get("sensitive", False)),
+            "description": decl.get("description", ""),
+        }
+    return out
+
+
+# -- import ------------------------------------------------------------------------------------------
+def import_resource(session: Session, state: State, address: Address, ident: str) -> ResourceState:
+    if str(address) in state.resources:
+        raise StateError(
+            f"{address} is already in state (id {state.resources[str(address)].id}); "
+            "use `mlplan state rm` first to re-import"
+        )
+    rt = resource_type(session.provider, address.kind, str(address))
+    observed = rt.read(session.ctx, ident)
+    if observed is None:
+        raise ProviderError(f"no {address.kind} with id {ident!r} exists in the workspace", address=str(address))
+    rs = ResourceState(
+        address=str(address),
+        kind=address.kind,
+        id=observed.id,
+        provider=session.provider.name,
+        version=observed.version,
+        attributes=observed.attributes,
+        outputs=observed.outputs,
+        secrets=observed.secrets,
+        tags=observed.tags,
+        created_at=now_iso(),
+        updated_at=now_iso(),
+    )
+    journal = session.backend.journal(state)
+    try:
+        journal.begin("import", str(address), "import")
+        journal.end("import", str(address), rs)
+    finally:
+        journal.close()
+    return rs
+
+
+def fingerprint(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -1,0 +1,101 @@
+"""YAML reading with line numbers, on libyaml when it is there (fast path for large projects)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlplan.engine.errors import Diagnostic
+
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class LineDict(dict[str, Any]):
+    """A mapping that remembers the 1-based line of itself and of each of its keys."""
+
+    __slots__ = ("key_lines", "line")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.line = 0
+        self.key_lines: dict[str, int] = {}
+
+
+class _Loader(_Base):  # type: ignore[misc]
+    pass
+
+
+def _construct_mapping(loader: Any, node: yaml.MappingNode) -> LineDict:
+    out = LineDict()
+    out.line = node.start_mark.line + 1
+    loader.flatten_mapping(node)
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str):
+            key = str(key)
+        if key in out:
+            raise yaml.MarkedYAMLError(
+                "while constructing a mapping", node.start_mark, f"duplicate key {key!r}", key_node.start_mark
+            )
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.key_lines[key] = key_node.start_mark.line + 1
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+class YamlError(Exception):
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+def load_text(text: str, file: str) -> Any:
+    """Parse one YAML document; a syntax error becomes a Diagnostic with the file and line."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        what = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise YamlError(
+            Diagnostic(
+                f"malformed YAML: {what}",
+                file=file,
+                line=line,
+                hint="fix the YAML syntax (indentation, quotes, a missing ':'); `yamllint` can help",
+            )
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise YamlError(Diagnostic(f"malformed YAML: {exc}", file=file, hint="fix the YAML syntax")) from exc
+
+
+def load_file(path: Path, display: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise YamlError(Diagnostic(f"cannot read file: {exc.strerror}", file=display)) from exc
+    except UnicodeDecodeError as exc:
+        raise YamlError(Diagnostic("file is not UTF-8 text", file=display)) from exc
+    return load_text(text, display)
+
+
+def line_of(node: Any, key: str | None = None) -> int | None:
+    """Best-known line of ``node[key]`` (or of the node itself)."""
+    if isinstance(node, LineDict):
+        if key is not None and key in node.key_lines:
+            return node.key_lines[key]
+        return node.line or None
+    return None
+
+
+def plain(value: Any) -> Any:
+    """A deep copy as plain dicts and lists (for hashing, JSON and the providers)."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value

@@ -1,0 +1,144 @@
+"""The provider contract: how the engine reads, creates, updates and deletes resources of one kind.
+
+Providers know resources, not plans: they never see actions, diffs or rendering. They may use the
+engine's neutral helpers (addresses, content hashing, errors) but nothing that plans or prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Ownership tags stamped on everything mlplan creates; used to adopt after a crash.
+TAG_PROJECT = "mlplan.project"
+TAG_ADDRESS = "mlplan.address"
+TAG_OPERATION = "mlplan.operation"
+OWNERSHIP_TAGS = (TAG_PROJECT, TAG_ADDRESS, TAG_OPERATION)
+
+
+def secret_hash(value: str) -> str:
+    """What state keeps of a secret: enough to detect a change, useless to an attacker."""
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A provider's objection to a desired spec; the engine adds file, line and address."""
+
+    path: tuple[str, ...]
+    message: str
+    hint: str | None = None
+
+
+@dataclass
+class Desired:
+    """What the engine wants a resource to be, with references resolved as far as known."""
+
+    kind: str
+    name: str
+    spec: dict[str, Any]
+    base_dir: Path
+    subtype: str | None = None
+    version: str | None = None  # explicit version; None lets the provider choose the next one
+    content: dict[str, str] = field(default_factory=dict)  # path field -> digest of local content
+    tags: dict[str, str] = field(default_factory=dict)  # ownership tags to stamp
+
+
+@dataclass
+class Observed:
+    """A resource as it really is. ``attributes`` are comparable with ``desired_attributes``."""
+
+    id: str
+    attributes: dict[str, Any]
+    version: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)  # name -> secret_hash(value)
+    archived: bool = False
+
+
+@dataclass
+class Context:
+    """What a provider needs to know about where it runs."""
+
+    project: str
+    environment: str
+    root: Path
+    workspace: dict[str, Any]
+    log: Callable[[str], None] = lambda _msg: None
+
+
+class ResourceType(ABC):
+    """One resource kind of one provider."""
+
+    kind: str = ""
+    versioned: bool = False  # immutable asset versions (data, environment, model)
+    immutable_fields: frozenset[str] = frozenset()  # a change requires replace
+    mutable_fields: frozenset[str] = frozenset()  # versioned kinds: fields a version can change in place
+    sensitive_fields: frozenset[str] = frozenset()
+    can_delete_versions: bool = False  # on_remove: delete is honoured
+
+    def validate(self, desired: Desired) -> list[Problem]:
+        """Plan-time check: refuse what this provider cannot honour (with the field path)."""
+        return []
+
+    @abstractmethod
+    def desired_attributes(self, desired: Desired) -> dict[str, Any]:
+        """The attributes ``read`` would report once ``desired`` is applied (server defaults filled)."""
+
+    @abstractmethod
+    def read(self, ctx: Context, ident: str) -> Observed | None:
+        """The resource with this provider id, or None when it is gone."""
+
+    def read_many(self, ctx: Context, idents: Sequence[str]) -> list[Observed | None]:
+        """Batched read; providers with a list API override this."""
+        return [self.read(ctx, i) for i in idents]
+
+    @abstractmethod
+    def lookup(self, ctx: Context, name: str, version: str | None) -> Observed | None:
+        """Find by name (and version, or the latest when None): for data sources and adoption."""
+
+    def find_owned(self, ctx: Context, name: str, operation: str) -> Observed | None:
+        """The resource an interrupted operation may have created (by its ownership tags)."""
+        found = self.lookup(ctx, name, None)
+        if found is not None and found.tags.get(TAG_OPERATION) == operation:
+            return found
+        return None
+
+    @abstractmethod
+    def create(self, ctx: Context, desired: Desired) -> Observed:
+        """Create (or create a new version); all or nothing."""
+
+    def update(self, ctx: Context, desired: Desired, current: Observed) -> Observed:
+        return self.create(ctx, desired)
+
+    @abstractmethod
+    def delete(self, ctx: Context, current: Observed) -> None:
+        """Delete; for versioned assets this archives unless ``can_delete_versions``."""
+
+    def archive(self, ctx: Context, current: Observed) -> None:
+        self.delete(ctx, current)
+
+
+class Provider(ABC):
+    """A family of resource types talking to one backend (the local disk, or Azure)."""
+
+    name: str = ""
+
+    @abstractmethod
+    def resource_type(self, kind: str) -> ResourceType | None:
+        """The handler for ``kind``; None when this provider does not support it."""
+
+    def supported_kinds(self) -> Iterable[str]:
+        return ()
+
+    def preview(self, ctx: Context, creates: Sequence[Desired]) -> list[str]:
+        """Plan-time notes from the backend (e.g. ARM what-if); none by default."""
+        return []
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most providers hold nothing
+        """Release clients and connections."""

@@ -1,0 +1,28 @@
+"""The ``local`` provider: a real Azure ML-like workspace on disk, the embedded default.
+
+Assets are versioned copies under the workspace folder, computes are local job slots.
+"""
+
+from __future__ import annotations
+
+from mlplan.providers.base import Provider, ResourceType
+from mlplan.providers.local.assets import DataType, EnvironmentType, ModelType
+from mlplan.providers.local.compute import ComputeType
+
+
+class LocalProvider(Provider):
+    name = "local"
+
+    def __init__(self) -> None:
+        self._types: dict[str, ResourceType] = {
+            t.kind: t for t in (DataType(), ModelType(), EnvironmentType(), ComputeType())
+        }
+
+    def resource_type(self, kind: str) -> ResourceType | None:
+        return self._types.get(kind)
+
+    def supported_kinds(self) -> list[str]:
+        return sorted(self._types)
+
+
+__all__ = ["LocalProvider"]

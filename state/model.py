@@ -1,0 +1,95 @@
+"""The state document: what mlplan last knew of each managed resource, in a versioned JSON format."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+FORMAT_VERSION = 1
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class ResourceState:
+    address: str
+    kind: str
+    id: str
+    provider: str
+    version: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)  # hashes only, never values
+    tags: dict[str, str] = field(default_factory=dict)
+    input_hash: str = ""
+    content: dict[str, dict[str, str]] = field(default_factory=dict)  # path field -> {file: digest}
+    dependencies: list[str] = field(default_factory=list)
+    created_at: str = ""
+    updated_at: str = ""
+    expires_at: str | None = None
+    status: str = "live"  # live | reaped (ttl) | archived
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ResourceState:
+        return cls(**data)
+
+
+@dataclass
+class PendingOp:
+    """An operation whose start is on disk but whose end is not: reconciled by the next run."""
+
+    op_id: str
+    address: str
+    action: str
+    started_at: str
+    name: str = ""  # provider-side name used to look for what it may have created
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class State:
+    lineage: str = field(default_factory=lambda: str(uuid.uuid4()))
+    serial: int = 0
+    format_version: int = FORMAT_VERSION
+    resources: dict[str, ResourceState] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    promotions: list[dict[str, Any]] = field(default_factory=list)
+    approvals: list[dict[str, Any]] = field(default_factory=list)
+    pending: dict[str, PendingOp] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "lineage": self.lineage,
+            "serial": self.serial,
+            "resources": {k: v.to_json() for k, v in sorted(self.resources.items())},
+            "outputs": self.outputs,
+            "promotions": self.promotions,
+            "approvals": self.approvals,
+            "pending": {k: v.to_json() for k, v in self.pending.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> State:
+        from mlplan.state.upgrade import upgrade
+
+        data = upgrade(data)
+        return cls(
+            lineage=data["lineage"],
+            serial=int(data["serial"]),
+            format_version=int(data["format_version"]),
+            resources={k: ResourceState.from_json(v) for k, v in data.get("resources", {}).items()},
+            outputs=data.get("outputs", {}),
+            promotions=data.get("promotions", []),
+            approvals=data.get("approvals", []),
+            pending={k: PendingOp(**v) for k, v in data.get("pending", {}).items()},
+        )

@@ -1,0 +1,56 @@
+"""End to end through the installed CLI on the local provider: apply, re-plan, drift."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import run_mlplan
+
+
+def test_apply_then_replan_is_no_op(project: Path) -> None:
+    r = run_mlplan("-C", str(project), "apply", "--auto-approve")
+    assert r.code == 0, r.text
+    assert "4 done, 0 failed" in r.out
+    r = run_mlplan("-C", str(project), "plan", "--detailed-exitcode")
+    assert r.code == 0, r.text
+    assert "No changes" in r.out
+
+
+def test_detailed_exitcode_reports_changes(project: Path) -> None:
+    r = run_mlplan("-C", str(project), "plan", "--detailed-exitcode")
+    assert r.code == 2, r.text
+    assert "4 to create" in r.out
+
+
+def test_content_change_makes_new_version_with_reason(project: Path) -> None:
+    assert run_mlplan("-C", str(project), "apply", "--auto-approve").code == 0
+    (project / "files/model/w.txt").write_text("better weights\n")
+    r = run_mlplan("-C", str(project), "plan", "--json")
+    assert r.code == 0, r.text
+    plan = json.loads(r.out)
+    change = {c["address"]: c for c in plan["changes"]}["model.clf"]
+    assert change["action"] == "new_version"
+    assert "w.txt" in change["reason"]
+    r = run_mlplan("-C", str(project), "apply", "--auto-approve")
+    assert r.code == 0, r.text
+    state = json.loads(run_mlplan("-C", str(project), "state", "pull").out)
+    assert state["resources"]["model.clf"]["version"] == "2"
+
+
+def test_drift_names_changed_field(project: Path) -> None:
+    assert run_mlplan("-C", str(project), "apply", "--auto-approve").code == 0
+    ws = project / ".mlplan/local-workspace"
+    meta = ws / "computes/cpu.json"
+    data = json.loads(meta.read_text())
+    data["max_instances"] = 7
+    meta.write_text(json.dumps(data))
+    stored = next((ws / "data/iris/1/files").rglob("iris.csv"))
+    stored.write_text("tampered\n")
+    r = run_mlplan("-C", str(project), "plan", "--refresh-only")
+    assert r.code == 0, r.text
+    assert "max_instances: 2 -> 7" in r.out
+    assert "data.iris" in r.out and "content.path" in r.out
+    r = run_mlplan("-C", str(project), "apply", "--auto-approve")
+    assert r.code == 0, r.text
+    assert run_mlplan("-C", str(project), "plan", "--detailed-exitcode").code == 0
