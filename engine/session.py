@@ -203,7 +203,9 @@ def apply(
         )
         result = applier.run()
         if the_plan.mode != "refresh-only":
-            journal.set("outputs", resolve_outputs(session.config, journal.state))
+            outputs = resolve_outputs(session.config, journal.state)
+            if outputs != journal.state.outputs:
+                journal.set("outputs", outputs)
     finally:
         journal.close()
     return result
