@@ -21,6 +21,7 @@ from mlplan.engine.config import Config
 from mlplan.engine.desired import ContentCache, content_of, make_desired, ownership_tags, resolve_references
 from mlplan.engine.diffing import field_changes, reason_for
 from mlplan.engine.errors import MlplanError, ProviderError
+from mlplan.engine.faults import crashpoint
 from mlplan.engine.graph import Graph
 from mlplan.engine.plan import Action, Plan, ResourceChange
 from mlplan.engine.planner import resource_type
@@ -154,8 +155,11 @@ class Applier:
         op_id = uuid.uuid4().hex[:16]
         started = time.monotonic()
         self.emit("start", {"address": str(address), "action": change.action.value, "reason": change.reason})
+        crashpoint("before_begin")
         self.journal.begin(op_id, str(address), change.action.value, address.name)
+        crashpoint("after_begin")
         outcome = self._operate(change, op_id)
+        crashpoint("before_end")
         if outcome is _REAPED:
             rs = self.journal.state.resources[str(address)]
             reaped = ResourceState.from_json({**rs.to_json(), "status": "reaped", "updated_at": now_iso()})

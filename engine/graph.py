@@ -36,7 +36,7 @@ def build(config: Config) -> Graph:
     _add_nodes(config, graph)
     _add_references(config, graph, diags)
     _add_depends_on(config, graph)
-    _add_parents(config, graph, diags)
+    _add_parents(config, graph)
     if diags:
         raise ValidationFailed(diags)
     _check_acyclic(config, graph)
@@ -84,8 +84,8 @@ def _add_depends_on(config: Config, graph: Graph) -> None:
             graph.dag.add_edge(dep, address)
 
 
-def _add_parents(config: Config, graph: Graph, diags: list[Diagnostic]) -> None:
-    for address, res in config.resources.items():
+def _add_parents(config: Config, graph: Graph) -> None:
+    for address in config.resources:
         parent = address.parent
         if parent is None:
             continue
@@ -95,7 +95,6 @@ def _add_parents(config: Config, graph: Graph, diags: list[Diagnostic]) -> None:
             graph.data_sources.setdefault(parent, Reference(("endpoint_name",), parent, None, f"azureml:{parent.name}"))
             graph.dag.add_node(parent, managed=False)
             graph.dag.add_edge(parent, address)
-            _ = res
 
 
 def _check_acyclic(config: Config, graph: Graph) -> None:

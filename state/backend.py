@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mlplan.engine.errors import StateError
+from mlplan.engine.faults import crashpoint
 from mlplan.state.model import PendingOp, ResourceState, State, now_iso
 
 
@@ -101,7 +102,10 @@ class Backend(ABC):
                 f"state at {self.describe()} is corrupt ({exc}); a backup is kept beside it"
                 " (mlplan state push BACKUP --force restores it)"
             ) from exc
-        for record in parse_journal(self.read_journal()):
+        records = list(parse_journal(self.read_journal()))
+        if not raw and records and records[0].get("lineage"):
+            state.lineage = records[0]["lineage"]  # the first apply crashed before any snapshot
+        for record in records:
             if record.get("lineage") not in (None, state.lineage):
                 continue
             if int(record["serial"]) > state.serial:
@@ -227,6 +231,7 @@ class Journal:
         with self._lock, self._sync_lock:
             if self._since_snapshot == 0:
                 return
+            crashpoint("before_snapshot")
             self.backend.write_snapshot(encode_state(self.state))
             self.backend.truncate_journal()
             self._since_snapshot = 0

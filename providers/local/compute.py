@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mlplan.engine.faults import crashpoint
 from mlplan.providers.base import (
     OWNERSHIP_TAGS,
     Context,
@@ -15,7 +16,7 @@ from mlplan.providers.base import (
     secret_hash,
 )
 from mlplan.providers.local.assets import NOT_LOCAL, user_tags
-from mlplan.providers.local.workspace import read_json, remove_tree, workspace_root, write_json_atomic
+from mlplan.providers.local.workspace import read_json, workspace_root, write_json_atomic
 from mlplan.state.model import now_iso
 
 # What Azure fills in when a field is left out (so that a re-plan after apply is a no_op).
@@ -117,6 +118,7 @@ class ComputeType(ResourceType):
         meta["tags"] = {**meta["tags"], **desired.tags}
         meta["name"] = desired.name
         meta["created_at"] = now_iso()
+        crashpoint("mid_operation")
         write_json_atomic(self._path(ctx, desired.name), meta)
         observed = self.lookup(ctx, desired.name, None)
         assert observed is not None
@@ -136,4 +138,3 @@ class ComputeType(ResourceType):
     def delete(self, ctx: Context, current: Observed) -> None:
         path = self._path(ctx, current.id.split("/", 1)[1])
         path.unlink(missing_ok=True)
-        _ = remove_tree

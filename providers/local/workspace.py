@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from mlplan.engine.faults import crashpoint
 from mlplan.providers.base import Context
 
 DEFAULT_PATH = ".mlplan/local-workspace"
@@ -49,6 +50,7 @@ class Staging:
 
     def commit(self, dest: Path, replace: bool = False) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
+        crashpoint("mid_operation")  # the files are staged, not yet in place
         if replace and dest.exists():
             trash = dest.with_name(f".{dest.name}.old-{uuid.uuid4().hex[:8]}")
             os.rename(dest, trash)
