@@ -426,8 +426,9 @@ def destroy(
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--show-sensitive", is_flag=True, help="Print sensitive values in clear.")
+@var_option
 @click.pass_obj
-def output(obj: Obj, name: str | None, as_json: bool, show_sensitive: bool) -> None:
+def output(obj: Obj, name: str | None, as_json: bool, show_sensitive: bool, variables: tuple[str, ...]) -> None:
     """Print declared outputs and the ids of managed resources.
 
     \b
@@ -439,7 +440,7 @@ def output(obj: Obj, name: str | None, as_json: bool, show_sensitive: bool) -> N
     from mlplan.engine.errors import UsageError
     from mlplan.engine.session import resolve_outputs
 
-    session = _session(obj)
+    session = _session(obj, variables)
     state = session.backend.read()
     outputs = resolve_outputs(session.config, state)
     shown = {k: ("(sensitive)" if v["sensitive"] and not show_sensitive else v["value"]) for k, v in outputs.items()}

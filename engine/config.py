@@ -144,7 +144,8 @@ def load(
             )
         )
 
-    interp = Interpolator(variables, environ)
+    declared = frozenset((doc.get("variables") or {}).keys()) if isinstance(doc.get("variables"), dict) else frozenset()
+    interp = Interpolator(variables, environ, declared)
     # Outputs may reference resource attributes resolved after apply: interpolate them later.
     outputs_raw = doc.get("outputs")
     body = LineDict()
@@ -188,6 +189,8 @@ def load(
 
 
 def _var_hint(message: str) -> str:
+    if message.endswith("has no value"):
+        return "pass --var NAME=VALUE, set it in the environment's variables: block, or give it a default"
     if message.startswith("unknown variable"):
         return "declare it under variables: in mlplan.yaml, or pass --var NAME=VALUE"
     return "set it in the environment before running mlplan"

@@ -18,9 +18,20 @@ OnError = Callable[[str, tuple[str, ...]], None]
 
 
 class Interpolator:
-    def __init__(self, variables: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        variables: Mapping[str, Any],
+        environ: Mapping[str, str] | None = None,
+        declared: frozenset[str] = frozenset(),
+    ) -> None:
         self.variables = variables
         self.environ = os.environ if environ is None else environ
+        self.declared = declared  # declared without a value: a different message than a typo
+
+    def _missing(self, name: str) -> str:
+        if name in self.declared:
+            return f"variable {name!r} has no value"
+        return f"unknown variable {name!r}"
 
     def string(self, text: str, path: tuple[str, ...], on_error: OnError) -> Any:
         if "$" not in text:
@@ -30,7 +41,7 @@ class Interpolator:
             name = whole.group(1)
             if name in self.variables:
                 return self.variables[name]
-            on_error(f"unknown variable {name!r}", path)
+            on_error(self._missing(name), path)
             return text
 
         def sub(match: re.Match[str]) -> str:
@@ -39,7 +50,7 @@ class Interpolator:
             var, env = match.group(2), match.group(3)
             if var is not None:
                 if var not in self.variables:
-                    on_error(f"unknown variable {var!r}", path)
+                    on_error(self._missing(var), path)
                     return match.group(0)
                 value = self.variables[var]
                 return value if isinstance(value, str) else _scalar(value)

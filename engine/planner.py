@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from mlplan.engine.diffing import field_changes, reason_for
 from mlplan.engine.errors import Diagnostic, PlanError, ProviderError, ValidationFailed
 from mlplan.engine.graph import Graph
 from mlplan.engine.plan import UNKNOWN, Action, FieldChange, Plan, ResourceChange
+from mlplan.engine.redact import mask_previous
 from mlplan.providers.base import TAG_ADDRESS, TAG_PROJECT, Context, Observed, Provider, ResourceType
 from mlplan.state.model import ResourceState, State, now_iso
 
@@ -213,7 +214,10 @@ class Planner:
         if rs is None or rs.status != "live":
             return rs, None, True
         if str(address) in self.obs.resources:
-            return rs, self.obs.resources[str(address)], True
+            observed = self.obs.resources[str(address)]
+            if observed is not None:
+                observed = replace(observed, attributes=mask_previous(rs.attributes, observed.attributes))
+            return rs, observed, True
         return rs, Observed(rs.id, rs.attributes, rs.version, rs.tags, rs.outputs, rs.secrets), False
 
     def _versions(self, res: ResourceSpec) -> dict[Address, str | None]:
@@ -477,7 +481,8 @@ class Planner:
                     )
                 )
                 continue
-            diffs = field_changes(rs.attributes, observed.attributes, rt.sensitive_fields)
+            attrs = mask_previous(rs.attributes, observed.attributes)
+            diffs = field_changes(rs.attributes, attrs, rt.sensitive_fields)
             if diffs:
                 out.append(
                     ResourceChange(
@@ -485,7 +490,7 @@ class Planner:
                         Action.UPDATE,
                         "changed outside mlplan: " + reason_for(diffs, 10),
                         before=_public(rs.attributes, rt.sensitive_fields),
-                        after=_public(observed.attributes, rt.sensitive_fields),
+                        after=_public(attrs, rt.sensitive_fields),
                         changes=tuple(diffs),
                     )
                 )

@@ -22,8 +22,9 @@ from mlplan.engine.errors import MlplanError, ProviderError, StalePlanError, Sta
 from mlplan.engine.graph import Graph
 from mlplan.engine.plan import Action, Plan
 from mlplan.engine.planner import PlanOptions, make_plan, resource_type, validate
+from mlplan.engine.redact import RedactingProvider, Redactor
 from mlplan.providers import REGISTRY, load_provider
-from mlplan.providers.base import Context, Provider
+from mlplan.providers.base import Context, Provider, secret_hash
 from mlplan.state.backend import Backend, Journal
 from mlplan.state.model import ResourceState, State, now_iso
 
@@ -63,7 +64,9 @@ def open_provider(config: Config) -> Provider:
             f" (available: {', '.join(sorted(REGISTRY))})"
         )
     provider: Provider = load_provider(name)
-    return provider
+    secrets = [str(config.variables[v]) for v in config.sensitive_variables if config.variables.get(v) is not None]
+    redactor = Redactor(secrets)
+    return RedactingProvider(provider, redactor) if redactor else provider
 
 
 def open_session(
@@ -158,7 +161,8 @@ def check_fresh(saved: Plan, session: Session, state: State) -> None:
             f"the plan is for {saved.project}/{saved.environment}, not"
             f" {session.config.project}/{session.config.environment.name}"
         )
-    if saved.lineage != state.lineage:
+    fresh = saved.serial == 0 and state.serial == 0 and not state.resources
+    if saved.lineage != state.lineage and not fresh:  # a plan made before any state existed has no lineage yet
         problems.append("the state was replaced (lineage differs)")
     elif saved.serial != state.serial:
         changed = [
@@ -203,7 +207,10 @@ def apply(
         )
         result = applier.run()
         if the_plan.mode != "refresh-only":
-            outputs = resolve_outputs(session.config, journal.state)
+            outputs = {
+                k: {**v, "value": secret_hash(str(v["value"]))} if v["sensitive"] else v
+                for k, v in resolve_outputs(session.config, journal.state).items()
+            }
             if outputs != journal.state.outputs:
                 journal.set("outputs", outputs)
     finally:
@@ -266,9 +273,10 @@ def resolve_outputs(config: Config, state: State) -> dict[str, Any]:
                     return str(source[attr])
             return ""
 
+        uses_secret = any(f"var.{v}" in value for v in config.sensitive_variables)
         out[name] = {
             "value": pattern.sub(sub, value),
-            "sensitive": bool(decl.get("sensitive", False)),
+            "sensitive": bool(decl.get("sensitive", False)) or uses_secret,
             "description": decl.get("description", ""),
         }
     return out

@@ -1,0 +1,135 @@
+"""Keeping sensitive variable values out of plans, state and output.
+
+Values of variables declared ``sensitive: true`` are replaced, wherever they appear in what a
+provider reports or the engine wants, by a marker holding a short hash: equal secrets still
+compare equal (no false diffs), a changed secret still shows as a change, and nothing in clear
+reaches the plan, the state or the terminal. The provider itself still receives clear values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from mlplan.providers.base import Context, Desired, Observed, Problem, Provider, ResourceType
+
+
+class Redactor:
+    def __init__(self, secrets: Iterable[str]) -> None:
+        # longest first, so a secret that contains another is replaced whole
+        self.secrets = sorted({s for s in secrets if isinstance(s, str) and len(s) >= 3}, key=len, reverse=True)
+        self.markers = {s: f"(sensitive:{hashlib.sha256(s.encode()).hexdigest()[:10]})" for s in self.secrets}
+
+    def __bool__(self) -> bool:
+        return bool(self.secrets)
+
+    def scrub(self, value: Any) -> Any:
+        if isinstance(value, str):
+            for s in self.secrets:
+                if s in value:
+                    value = value.replace(s, self.markers[s])
+            return value
+        if isinstance(value, dict):
+            return {k: self.scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.scrub(v) for v in value]
+        return value
+
+    def observed(self, obs: Observed | None) -> Observed | None:
+        if obs is None:
+            return None
+        return replace(obs, attributes=self.scrub(obs.attributes), outputs=self.scrub(obs.outputs))
+
+
+class _RedactingType(ResourceType):
+    def __init__(self, inner: ResourceType, redactor: Redactor) -> None:
+        self.inner = inner
+        self.r = redactor
+        self.kind = inner.kind
+        self.versioned = inner.versioned
+        self.immutable_fields = inner.immutable_fields
+        self.mutable_fields = inner.mutable_fields
+        self.sensitive_fields = inner.sensitive_fields
+        self.can_delete_versions = inner.can_delete_versions
+
+    def validate(self, desired: Desired) -> list[Problem]:
+        return self.inner.validate(desired)
+
+    def desired_attributes(self, desired: Desired) -> dict[str, Any]:
+        out: dict[str, Any] = self.r.scrub(self.inner.desired_attributes(desired))
+        return out
+
+    def read(self, ctx: Context, ident: str) -> Observed | None:
+        return self.r.observed(self.inner.read(ctx, ident))
+
+    def read_many(self, ctx: Context, idents: Sequence[str]) -> list[Observed | None]:
+        return [self.r.observed(o) for o in self.inner.read_many(ctx, idents)]
+
+    def lookup(self, ctx: Context, name: str, version: str | None) -> Observed | None:
+        return self.r.observed(self.inner.lookup(ctx, name, version))
+
+    def find_owned(self, ctx: Context, name: str, operation: str) -> Observed | None:
+        return self.r.observed(self.inner.find_owned(ctx, name, operation))
+
+    def create(self, ctx: Context, desired: Desired) -> Observed:
+        out = self.r.observed(self.inner.create(ctx, desired))
+        assert out is not None
+        return out
+
+    def update(self, ctx: Context, desired: Desired, current: Observed) -> Observed:
+        out = self.r.observed(self.inner.update(ctx, desired, current))
+        assert out is not None
+        return out
+
+    def delete(self, ctx: Context, current: Observed) -> None:
+        self.inner.delete(ctx, current)
+
+    def archive(self, ctx: Context, current: Observed) -> None:
+        self.inner.archive(ctx, current)
+
+
+class RedactingProvider(Provider):
+    """Wraps a provider so that everything it reports is scrubbed of sensitive values."""
+
+    def __init__(self, inner: Provider, redactor: Redactor) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self._types: dict[str, ResourceType | None] = {}
+        self.redactor = redactor
+
+    def resource_type(self, kind: str) -> ResourceType | None:
+        if kind not in self._types:
+            inner = self.inner.resource_type(kind)
+            self._types[kind] = _RedactingType(inner, self.redactor) if inner is not None else None
+        return self._types[kind]
+
+    def supported_kinds(self) -> Iterable[str]:
+        return self.inner.supported_kinds()
+
+    def preview(self, ctx: Context, creates: Sequence[Desired]) -> list[str]:
+        out: list[str] = self.redactor.scrub(self.inner.preview(ctx, creates))
+        return out
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+MARKER = "(sensitive:"
+
+
+def mask_previous(prior: Any, observed: Any) -> Any:
+    """Hide values that held a secret when state was written, but whose secret is no longer known.
+
+    When a sensitive variable changes, the workspace still holds the old value, which no
+    Redactor of this run knows. Where state recorded a marker and the workspace now differs,
+    show a fixed marker instead: the change stays visible, the value does not.
+    """
+    if isinstance(prior, str) and MARKER in prior:
+        return prior if observed == prior else "(sensitive:previous value)"
+    if isinstance(prior, dict) and isinstance(observed, dict):
+        return {k: mask_previous(prior.get(k), v) if k in prior else v for k, v in observed.items()}
+    if isinstance(prior, list) and isinstance(observed, list) and len(prior) == len(observed):
+        return [mask_previous(p, o) for p, o in zip(prior, observed, strict=True)]
+    return observed
