@@ -113,13 +113,11 @@ class Applier:
                     running[pool.submit(self._execute, self.changes[address])] = address
                 if not running:
                     break
-                try:
-                    finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                except KeyboardInterrupt:
-                    self.stop.set()
+                # A short timeout so that a stop request (Ctrl-C) is noticed while operations run.
+                finished, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
+                if self.stop.is_set() and not result.interrupted:
                     result.interrupted = True
                     self.emit("interrupt", {"running": [str(a) for a in running.values()]})
-                    continue
                 for fut in finished:
                     address = running.pop(fut)
                     exc = fut.exception()

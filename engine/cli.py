@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -337,7 +340,8 @@ def _run_apply(
             click.echo("State refreshed from the workspace.")
             return
         par = parallelism or session.config.environment.parallelism
-        result = s.apply(session, state, the_plan, ApplyOptions(parallelism=par, keep_going=keep_going), emit)
+        with _stop_on_interrupt() as stop:
+            result = s.apply(session, state, the_plan, ApplyOptions(parallelism=par, keep_going=keep_going), emit, stop)
     n_done, n_failed, n_skipped = len(result.done), len(result.failed), len(result.skipped)
     click.echo(
         f"Apply {'complete' if result.ok else 'stopped'}: {n_done} done, {n_failed} failed, "
@@ -348,6 +352,24 @@ def _run_apply(
     if result.failed:
         lines = [f"  {a}: {e}" for a, e in result.failed.items()]
         raise ApplyFailed("some operations failed:\n" + "\n".join(lines))
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt() -> Iterator[threading.Event]:
+    """The first Ctrl-C asks apply to stop after the running operations; a second one kills."""
+    stop = threading.Event()
+
+    def handler(_sig: int, _frame: Any) -> None:
+        if stop.is_set():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 apply_options = [
