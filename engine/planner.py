@@ -277,7 +277,8 @@ class Planner:
         if rs.status == "reaped":
             if rs.input_hash == ihash and address not in self.options.replace:
                 return change(Action.NO_OP, "deleted by ttl; recreated when its inputs change or with --replace")
-            return change(Action.CREATE, "deleted by ttl earlier; inputs changed", after=after_public)
+            why = "recreation requested with --replace" if address in self.options.replace else "inputs changed"
+            return change(Action.CREATE, f"deleted by ttl earlier; {why}", after=after_public)
 
         before = _public(rs.attributes if observed is None else observed.attributes, rt.sensitive_fields)
         if observed is None:
