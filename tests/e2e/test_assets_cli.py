@@ -54,3 +54,23 @@ def test_drift_names_changed_field(project: Path) -> None:
     r = run_mlplan("-C", str(project), "apply", "--auto-approve")
     assert r.code == 0, r.text
     assert run_mlplan("-C", str(project), "plan", "--detailed-exitcode").code == 0
+
+
+def test_deleted_behind_our_back_is_recreated(project: Path) -> None:
+    import shutil
+
+    assert run_mlplan("-C", str(project), "apply", "--auto-approve").code == 0
+    ws = project / ".mlplan/local-workspace"
+    shutil.rmtree(ws / "environments/sk/1")
+    (ws / "computes/cpu.json").unlink()
+    r = run_mlplan("-C", str(project), "plan", "--refresh-only")
+    assert r.code == 0, r.text
+    assert "environment.sk" in r.out and "compute.cpu" in r.out and "deleted outside mlplan" in r.out
+    r = run_mlplan("-C", str(project), "plan", "--json")
+    changes = {c["address"]: c for c in json.loads(r.out)["changes"]}
+    assert changes["environment.sk"]["action"] == "create"
+    assert changes["compute.cpu"]["action"] == "create"
+    assert "deleted outside mlplan" in changes["compute.cpu"]["reason"]
+    assert run_mlplan("-C", str(project), "apply", "--auto-approve").code == 0
+    assert (ws / "environments/sk/1/asset.json").is_file()
+    assert run_mlplan("-C", str(project), "plan", "--detailed-exitcode").code == 0
