@@ -16,7 +16,8 @@ KINDS: tuple[str, ...] = (
     "arm_deployment",
 )
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$")
+# `:` and `@` appear only in data-source names (`environment.shared:3`, `data.eval@latest`)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/:@]*$")
 
 
 @dataclass(frozen=True, order=True, slots=True)

@@ -282,6 +282,7 @@ class Applier:
             dependencies=[str(d) for d in change.depends_on],
             created_at=prior.created_at if keep_created and prior else now,
             updated_at=now,
+            on_remove=self.config.resources[address].lifecycle.on_remove,
         )
 
 

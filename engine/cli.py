@@ -148,11 +148,15 @@ def validate(obj: Obj, variables: tuple[str, ...], no_sdk: bool) -> None:
       mlplan -C examples/assets validate
     """
     from mlplan.engine.errors import ValidationFailed
-    from mlplan.engine.sdkcheck import sdk_diagnostics
+    from mlplan.providers.azure.loaders import loader_problems
 
     session = _session(obj, variables)
     if not no_sdk:
-        diags = sdk_diagnostics(session.config)
+        diags = [
+            res.diag(p.message, p.path, p.hint)
+            for res in session.config.resources.values()
+            for p in loader_problems(res.address.kind, session.config.root / res.file, res.spec)
+        ]
         if diags:
             raise ValidationFailed(diags)
     n = len(session.config.resources)

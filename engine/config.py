@@ -151,7 +151,17 @@ def load(
     body = LineDict()
     body.line, body.key_lines = doc.line, doc.key_lines
     for k, v in doc.items():
-        body[k] = v if k == "outputs" else interp.value(v, on_error, (k,))
+        if k == "outputs":
+            body[k] = v  # may reference resource attributes: resolved after apply
+        elif k == "environments" and isinstance(v, LineDict):
+            # only the selected environment is interpolated: the others' ${env:...} need not be set here
+            envs = LineDict()
+            envs.line, envs.key_lines = v.line, v.key_lines
+            for name, block in v.items():
+                envs[name] = interp.value(block, on_error, (k, name)) if name == env_name else block
+            body[k] = envs
+        else:
+            body[k] = interp.value(v, on_error, (k,))
     _schema_check(body, out)
     if out.items:
         raise ValidationFailed(out.items)

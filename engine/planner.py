@@ -439,7 +439,7 @@ class Planner:
         if observed is None:
             return ResourceChange(address, Action.FORGET, f"{why}; already gone from the workspace")
         res = self.config.resources.get(address)
-        on_remove = res.lifecycle.on_remove if res else "archive"
+        on_remove = res.lifecycle.on_remove if res else rs.on_remove
         action = Action.DELETE
         if rt.versioned and not (on_remove == "delete" and rt.can_delete_versions):
             action = Action.ARCHIVE

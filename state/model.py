@@ -32,6 +32,7 @@ class ResourceState:
     updated_at: str = ""
     expires_at: str | None = None
     status: str = "live"  # live | reaped (ttl) | archived
+    on_remove: str = "archive"  # remembered, so that removing the resource's settings with it is fine
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,141 @@
+"""apply: dependency order, bounded parallelism, stop at first failure, keep-going, result checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlplan.engine import session as session_mod
+from mlplan.engine.apply import Applier, ApplyOptions
+from mlplan.engine.errors import ProviderError
+from mlplan.engine.plan import Action
+from mlplan.engine.planner import PlanOptions
+from tests.unit.fakes import Harness, actions, compute, data, deployment, endpoint, environment, job
+
+
+def test_calls_respect_dependencies(h: Harness) -> None:
+    h.write(
+        {
+            "res/cpu.yml": compute(),
+            "res/env.yml": environment(),
+            "res/iris.yml": data(),
+            "res/train.yml": job(
+                environment="azureml:env@latest",
+                compute="azureml:cpu",
+                inputs={"d": {"type": "uri_file", "path": "azureml:iris@latest"}},
+            ),
+            "res/ep.yml": endpoint(),
+            "res/blue.yml": deployment(environment="azureml:env@latest"),
+        }
+    )
+    # slow dependencies: a scheduler that ignored edges would start the dependents first
+    h.provider.name_delays.update({"cpu": 0.05, "env": 0.05, "ep": 0.05})
+    h.apply_ok(options=ApplyOptions(parallelism=8))
+    assert {c.name for c in h.provider.ops("create")} == {"cpu", "env", "iris", "train", "ep", "ep/blue"}
+    ok = h.provider.ended_before_started
+    for dep in ("cpu", "env", "iris"):
+        assert ok(dep, "train"), f"{dep} must be done before job.train starts"
+    assert ok("ep", "ep/blue") and ok("env", "ep/blue")
+    assert h.provider.max_active > 1, "independent work did run in parallel"
+    assert not ok("cpu", "iris"), "independent resources are not serialised"
+
+
+def test_parallelism_bound_is_honoured(h: Harness) -> None:
+    h.write({f"res/c{i}.yml": compute(f"c{i}") for i in range(8)})
+    h.provider.delays["create"] = 0.04
+    h.apply_ok(options=ApplyOptions(parallelism=3))
+    assert len(h.provider.ops("create")) == 8
+    assert h.provider.max_active == 3, "never more than 3 at once, and it does run 3 at once"
+
+
+def test_parallelism_one_is_sequential(h: Harness) -> None:
+    h.write({f"res/c{i}.yml": compute(f"c{i}") for i in range(4)})
+    h.provider.delays["create"] = 0.01
+    h.apply_ok(options=ApplyOptions(parallelism=1))
+    assert h.provider.max_active == 1
+
+
+def test_first_failure_stops_scheduling_new_work(h: Harness) -> None:
+    h.write(
+        {"res/a.yml": compute("a"), "res/b.yml": compute("b"), "res/c.yml": compute("c"), "res/d.yml": compute("d")}
+    )
+    h.provider.fail_on("create", "a")
+    h.provider.name_delays["b"] = 0.1  # still running when a fails
+    result = h.apply(options=ApplyOptions(parallelism=2))
+    assert not result.ok
+    assert list(result.failed) == ["compute.a"]
+    assert "injected failure" in result.failed["compute.a"]
+    assert result.done == ["compute.b"], "work already running finishes"
+    assert sorted(result.skipped) == ["compute.c", "compute.d"]
+    assert sorted(c.name for c in h.provider.ops("create")) == ["a", "b"]
+    state = h.state()
+    assert sorted(state.resources) == ["compute.b"], "what was done is in state"
+
+
+def test_keep_going_skips_only_dependents_of_the_failure(h: Harness) -> None:
+    h.write(
+        {
+            "res/a.yml": compute("a"),
+            "res/b.yml": compute("b"),
+            "res/c.yml": compute("c"),
+            "res/train.yml": job(compute="azureml:a"),
+            "res/later.yml": job("later", compute="azureml:b"),
+        }
+    )
+    h.provider.fail_on("create", "a")
+    result = h.apply(options=ApplyOptions(parallelism=1, keep_going=True))
+    assert list(result.failed) == ["compute.a"]
+    assert result.skipped == ["job.train"]
+    assert sorted(result.done) == ["compute.b", "compute.c", "job.later"]
+    assert sorted(c.name for c in h.provider.ops("create")) == ["a", "b", "c", "later"]
+    # a second run picks up what is left
+    h.provider.fail.clear()
+    plan = h.plan()
+    assert {a: x for a, x in actions(plan).items() if x.changes} == {
+        "compute.a": Action.CREATE,
+        "job.train": Action.CREATE,
+    }
+
+
+def test_result_that_differs_from_the_plan_fails_naming_the_provider(h: Harness) -> None:
+    h.write({"res/cpu.yml": compute(max_instances=2)})
+    h.provider.tamper["cpu"] = {"max_instances": 99}
+    result = h.apply()
+    assert not result.ok
+    message = result.failed["compute.cpu"]
+    assert "does not match the plan" in message
+    assert "fake" in message, "names the provider"
+    assert "max_instances" in message
+
+
+def test_mismatch_raises_provider_error_with_provider_field(h: Harness) -> None:
+    """The exception itself carries the provider name (seen through the emitted events is not enough)."""
+
+    h.write({"res/cpu.yml": compute(max_instances=2)})
+    h.provider.tamper["cpu"] = {"max_instances": 99}
+    sess = h.session()
+    state = h.state()
+    plan = session_mod.plan(sess, state, PlanOptions())
+    journal = sess.backend.journal(state)
+    applier = Applier(plan, sess.config, sess.graph, journal, sess.provider, sess.ctx, ApplyOptions(), lambda *_: None)
+    try:
+        with pytest.raises(ProviderError) as exc:
+            applier._execute(plan.changes[0])
+    finally:
+        journal.close()
+    assert exc.value.provider == "fake"
+    assert exc.value.address == "compute.cpu"
+    assert "(fake provider)" in exc.value.render()
+
+
+def test_apply_events_are_emitted_not_printed(h: Harness, capsys: pytest.CaptureFixture[str]) -> None:
+
+    h.write({"res/cpu.yml": compute()})
+    events: list[tuple[str, dict[str, object]]] = []
+    sess = h.session()
+    state = h.state()
+    plan = session_mod.plan(sess, state, PlanOptions(), lambda k, d: events.append((k, d)))
+    session_mod.apply(sess, state, plan, ApplyOptions(), lambda k, d: events.append((k, d)))
+    kinds = [k for k, _ in events]
+    assert "start" in kinds and "done" in kinds
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""

@@ -1,0 +1,101 @@
+"""Interrupted operations, adoption by ownership tags, and changes made outside mlplan."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlplan.engine.errors import PlanError
+from mlplan.engine.plan import Action
+from mlplan.engine.planner import PlanOptions
+from mlplan.providers.base import TAG_ADDRESS, TAG_OPERATION, TAG_PROJECT
+from tests.unit.fakes import Harness, actions, by_address, compute, environment
+
+
+@pytest.mark.parametrize(
+    "kind,name,files",
+    [("environment", "env", {"res/env.yml": environment()}), ("compute", "cpu", {"res/cpu.yml": compute()})],
+)
+def test_interrupted_create_is_adopted_not_duplicated(h: Harness, kind: str, name: str, files: dict[str, str]) -> None:
+    h.write(files)
+    h.provider.lose_response.add(("create", name))
+    result = h.apply()
+    assert not result.ok
+    state = h.state()
+    assert len(state.pending) == 1, "the begin record without an end is the trace of the crash"
+    [created] = h.provider.live(kind, name)
+    assert created.tags[TAG_OPERATION] == next(iter(state.pending))
+    assert created.tags[TAG_PROJECT] == "demo" and created.tags[TAG_ADDRESS] == f"{kind}.{name}"
+
+    h.provider.lose_response.clear()
+    plan = h.plan()
+    assert actions(plan) == {f"{kind}.{name}": Action.NO_OP}
+    state = h.state()
+    assert not state.pending
+    assert state.resources[f"{kind}.{name}"].id == created.id
+    h.provider.reset()
+    h.apply_ok()
+    assert h.provider.ops() == []
+    assert len(h.provider.live(kind, name)) == 1
+
+
+def test_interrupted_create_that_did_nothing_is_retried(h: Harness) -> None:
+    h.write({"res/cpu.yml": compute()})
+    h.provider.fail_on("create", "cpu")
+    assert not h.apply().ok
+    assert h.state().pending
+    h.provider.fail.clear()
+    assert actions(h.plan()) == {"compute.cpu": Action.CREATE}
+    assert not h.state().pending
+
+
+def test_owned_resource_missing_from_state_is_adopted(h: Harness) -> None:
+    h.write({"res/cpu.yml": compute()})
+    h.apply_ok()
+    h.backend.path.unlink()  # state lost; the workspace still has the compute with our tags
+    change = by_address(h.plan())["compute.cpu"]
+    assert change.action is Action.ADOPT and change.adopt
+    h.provider.reset()
+    h.apply_ok()
+    assert h.provider.ops() == []
+    assert "compute.cpu" in h.state().resources
+    assert actions(h.plan()) == {"compute.cpu": Action.NO_OP}
+
+
+def test_same_name_owned_by_someone_else_fails_the_plan(h: Harness) -> None:
+    h.provider.preload("compute", "cpu", {"type": "amlcompute", "size": "small", "max_instances": 1})
+    h.write({"res/cpu.yml": compute()})
+    with pytest.raises(PlanError) as exc:
+        h.plan()
+    assert "not managed by this project" in str(exc.value)
+    assert "mlplan import compute.cpu" in str(exc.value)
+
+
+def test_change_outside_mlplan_is_reverted_by_an_update(h: Harness) -> None:
+    h.write({"res/cpu.yml": compute(max_instances=2)})
+    h.apply_ok()
+    [stored] = h.provider.live("compute", "cpu")
+    stored.attributes["max_instances"] = 7
+    drift = h.plan(PlanOptions(refresh_only=True))
+    assert drift.mode == "refresh-only"
+    assert by_address(drift)["compute.cpu"].action is Action.UPDATE
+    assert "max_instances changed: 2 -> 7" in by_address(drift)["compute.cpu"].reason
+    change = by_address(h.plan())["compute.cpu"]
+    assert change.action is Action.UPDATE
+    assert "max_instances changed: 7 -> 2" in change.reason
+
+
+def test_deleted_outside_mlplan_is_created_again(h: Harness) -> None:
+    h.write({"res/cpu.yml": compute()})
+    h.apply_ok()
+    h.provider.store.clear()
+    change = by_address(h.plan())["compute.cpu"]
+    assert change.action is Action.CREATE
+    assert "outside mlplan" in change.reason
+
+
+def test_no_refresh_plans_from_state_alone(h: Harness) -> None:
+    h.write({"res/cpu.yml": compute()})
+    h.apply_ok()
+    h.provider.reset()
+    assert actions(h.plan(PlanOptions(refresh=False))) == {"compute.cpu": Action.NO_OP}
+    assert h.provider.ops("read", "lookup") == []
