@@ -147,20 +147,27 @@ def validate(obj: Obj, variables: tuple[str, ...], no_sdk: bool) -> None:
     Example:
       mlplan -C examples/assets validate
     """
+    from mlplan.engine.config import Config
     from mlplan.engine.errors import ValidationFailed
     from mlplan.providers.azure.loaders import loader_problems
 
-    session = _session(obj, variables)
-    if not no_sdk:
-        diags = [
+    try:
+        config = _session(obj, variables).config
+        diags = []
+    except ValidationFailed as exc:
+        if not isinstance(exc.partial, Config):
+            raise
+        config, diags = exc.partial, list(exc.diagnostics)
+    if not no_sdk:  # the SDK's opinion too, so that every problem is reported in one run
+        diags += [
             res.diag(p.message, p.path, p.hint)
-            for res in session.config.resources.values()
-            for p in loader_problems(res.address.kind, session.config.root / res.file, res.spec)
+            for res in config.resources.values()
+            for p in loader_problems(res.address.kind, config.root / res.file, res.spec)
         ]
-        if diags:
-            raise ValidationFailed(diags)
-    n = len(session.config.resources)
-    click.echo(f"The configuration is valid: {n} resource(s) in environment {session.config.environment.name}.")
+    if diags:
+        raise ValidationFailed(diags)
+    n = len(config.resources)
+    click.echo(f"The configuration is valid: {n} resource(s) in environment {config.environment.name}.")
 
 
 def _plan_options(
@@ -563,8 +570,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except click.exceptions.Abort:
         _err("Aborted.")
         sys.exit(130)
-    except click.ClickException as exc:
+    except click.UsageError as exc:
         # usage errors exit 1, never 2 (2 means "changes present" with --detailed-exitcode)
+        command = exc.ctx.command_path if exc.ctx is not None else "mlplan"
+        _err(f"Error: {exc.format_message()}\n  hint: see `{command} --help` for usage and examples")
+        sys.exit(1)
+    except click.ClickException as exc:
         exc.show()
         sys.exit(1)
     except MlplanError as exc:

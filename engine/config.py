@@ -10,7 +10,7 @@ import glob
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from importlib import resources as importlib_resources
 from pathlib import Path
@@ -62,6 +62,7 @@ class ResourceSpec:
     base_dir: Path  # relative paths in the spec resolve against this
     subtype: str | None = None  # e.g. amlcompute, managed, command
     depends_on: tuple[Address, ...] = ()
+    depends_on_line: int | None = None  # line of its depends_on in mlplan.yaml
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     raw: Any = None  # the interpolated LineDict, for line lookups
 
@@ -184,9 +185,7 @@ def load(
     settings = body.get("settings") or {}
     resources = _load_resources(root, body, interp, env, settings, out)
     _check_settings(settings, resources, body, out)
-    if out.items:
-        raise ValidationFailed(out.items)
-    return Config(
+    config = Config(
         root=root,
         project=str(body["project"]),
         environment=env,
@@ -196,6 +195,9 @@ def load(
         outputs=plain(outputs_raw or {}),
         promotion=plain(body.get("promotion") or {}),
     )
+    if out.items:
+        raise ValidationFailed(out.items, partial=config)
+    return config
 
 
 def _var_hint(message: str) -> str:
@@ -279,6 +281,11 @@ def _schema_check(body: LineDict, out: _Collector) -> None:
     validator = jsonschema.Draft202012Validator(project_schema())
     for err in sorted(validator.iter_errors(plain(body)), key=lambda e: list(map(str, e.absolute_path))):
         path = tuple(str(p) for p in err.absolute_path)
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            allowed = set(err.schema.get("properties", {}))
+            extra = [k for k in err.instance if k not in allowed]
+            if extra:
+                path = (*path, str(extra[0]))  # point at the unexpected key itself
         where = ".".join(path) or "(top level)"
         out.add(
             Diagnostic(
@@ -357,7 +364,7 @@ def _load_resources(
                 other = resources[spec.address]
                 out.add(
                     Diagnostic(
-                        f"duplicate address {spec.address}: also defined in {other.file}:{other.line}",
+                        f"duplicate address {spec.address}: also defined in {other.file}:{other.line_of(('name',))}",
                         file=spec.file,
                         line=spec.line_of(("name",)),
                         address=str(spec.address),
@@ -427,12 +434,17 @@ def _load_resource_file(
         )
         return None
 
+    pending: list[Diagnostic] = []  # interpolation errors get the address once it is known
+
     def on_error(message: str, p: tuple[str, ...]) -> None:
-        out.add(Diagnostic(message, file=display, line=line_for_path(raw, p), hint=_var_hint(message)))
+        pending.append(Diagnostic(message, file=display, line=line_for_path(raw, p), hint=_var_hint(message)))
 
     spec_ld = interp.value(raw, on_error)
     spec = plain(spec_ld)
     name = _resource_name(kind, spec, path)
+    guess = f"{kind}.{name}" if name else None
+    for d in pending:
+        out.add(replace(d, address=guess))
     if name is None:
         out.add(
             Diagnostic(
@@ -522,6 +534,8 @@ def _apply_settings(res: ResourceSpec, block: Mapping[str, Any], env: Environmen
         on_remove=str(lc.get("on_remove", "archive")),
     )
     res.depends_on = tuple(Address.parse(a) for a in block.get("depends_on") or ())
+    if isinstance(block, LineDict):
+        res.depends_on_line = line_of(block, "depends_on")
 
 
 def _check_settings(

@@ -44,9 +44,10 @@ class MlplanError(Exception):
 class ValidationFailed(MlplanError):
     """The project's input has one or more problems; all of them are listed."""
 
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
-        super().__init__(f"{len(diagnostics)} problem(s) in the project")
+    def __init__(self, diagnostics: list[Diagnostic], partial: object | None = None) -> None:
+        super().__init__("; ".join(d.render().removeprefix("Error: ") for d in diagnostics))
         self.diagnostics = diagnostics
+        self.partial = partial  # what could be loaded despite the problems (to find more problems)
 
     def render(self) -> str:
         lines = [d.render() for d in self.diagnostics]
@@ -85,8 +86,8 @@ class ProviderError(MlplanError):
         return f"Error: {where}{self}{who}"
 
 
-class PlanError(MlplanError):
-    """The plan cannot be made (e.g. prevent_destroy, a missing data source)."""
+class PlanError(ValidationFailed):
+    """The plan cannot be made (e.g. prevent_destroy, a version that must be bumped)."""
 
 
 class ApplyFailed(MlplanError):

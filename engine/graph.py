@@ -11,7 +11,7 @@ import networkx as nx
 
 from mlplan.engine import references
 from mlplan.engine.address import Address
-from mlplan.engine.config import Config
+from mlplan.engine.config import PROJECT_FILE, Config
 from mlplan.engine.errors import Diagnostic, ValidationFailed
 from mlplan.engine.references import BadReference, Reference
 
@@ -59,7 +59,7 @@ def _add_references(config: Config, graph: Graph, diags: list[Diagnostic]) -> No
                 continue
             found.append(ref)
             if ref.target in config.resources and not ref.registry:
-                graph.dag.add_edge(ref.target, address)
+                graph.dag.add_edge(ref.target, address, via=ref.path)
             else:
                 source = Address(ref.target.kind, _source_name(ref))
                 graph.data_sources.setdefault(source, ref)
@@ -81,7 +81,7 @@ def _source_name(ref: Reference) -> str:
 def _add_depends_on(config: Config, graph: Graph) -> None:
     for address, res in config.resources.items():
         for dep in res.depends_on:
-            graph.dag.add_edge(dep, address)
+            graph.dag.add_edge(dep, address, via="depends_on")
 
 
 def _add_parents(config: Config, graph: Graph) -> None:
@@ -103,15 +103,18 @@ def _check_acyclic(config: Config, graph: Graph) -> None:
     except nx.NetworkXNoCycle:
         return
     members = [str(u) for u, _v in cycle]
-    first = config.resources.get(cycle[0][0])
-    raise ValidationFailed(
-        [
-            Diagnostic(
-                "dependency cycle: " + " -> ".join([*members, members[0]]),
-                file=first.file if first else None,
-                line=first.line if first else None,
-                address=members[0],
-                hint="remove one of these references or depends_on entries to break the cycle",
-            )
-        ]
-    )
+    message = "dependency cycle: " + " -> ".join([*members, members[0]])
+    hint = "remove one of these references or depends_on entries to break the cycle"
+    # Point at an edge the user wrote: a depends_on entry in mlplan.yaml, else a reference in a file.
+    for u, v in cycle:
+        res = config.resources[v]
+        if graph.dag.edges[u, v].get("via") == "depends_on":
+            diag = Diagnostic(message, file=PROJECT_FILE, line=res.depends_on_line, address=str(v), hint=hint)
+            break
+    else:
+        u, v = cycle[0]
+        res = config.resources[v]
+        via = graph.dag.edges[u, v].get("via")
+        path = via if isinstance(via, tuple) else ()
+        diag = res.diag(message, path, hint=hint)
+    raise ValidationFailed([diag])

@@ -195,7 +195,7 @@ class Planner:
                 changes = self._targeted(changes)
             mode = "normal"
         if self.errors:
-            raise PlanError("\n".join(d.render() for d in self.errors))
+            raise PlanError(self.errors)
         return Plan(
             project=self.config.project,
             environment=self.config.environment.name,

@@ -18,7 +18,15 @@ from mlplan.engine import graph as graph_mod
 from mlplan.engine.address import Address
 from mlplan.engine.apply import Applier, ApplyOptions, ApplyResult
 from mlplan.engine.config import Config, load
-from mlplan.engine.errors import MlplanError, ProviderError, StalePlanError, StateError, UsageError
+from mlplan.engine.errors import (
+    Diagnostic,
+    MlplanError,
+    ProviderError,
+    StalePlanError,
+    StateError,
+    UsageError,
+    ValidationFailed,
+)
 from mlplan.engine.graph import Graph
 from mlplan.engine.plan import Action, Plan
 from mlplan.engine.planner import PlanOptions, make_plan, resource_type, validate
@@ -76,12 +84,33 @@ def open_session(
     lock_timeout: float = 0.0,
     log: Callable[[str], None] = lambda _m: None,
 ) -> Session:
-    config = load(root, env, cli_vars)
-    graph = graph_mod.build(config)
-    provider = open_provider(config)
-    validate(config, provider)
+    config, graph, provider = _load_all(root, env, cli_vars)
     ctx = Context(config.project, config.environment.name, config.root, config.environment.workspace, log)
     return Session(config, graph, open_backend(config), provider, ctx, lock_timeout)
+
+
+def _load_all(root: Path, env: str | None, cli_vars: Mapping[str, str] | None) -> tuple[Config, Graph, Provider]:
+    """Load, build the graph and ask the provider; every problem of every step reported at once."""
+    problems: list[Diagnostic] = []
+    try:
+        config = load(root, env, cli_vars)
+    except ValidationFailed as exc:
+        if not isinstance(exc.partial, Config):
+            raise
+        config, problems = exc.partial, list(exc.diagnostics)
+    graph: Graph | None = None
+    try:
+        graph = graph_mod.build(config)
+    except ValidationFailed as exc:
+        problems += exc.diagnostics
+    provider = open_provider(config)
+    try:
+        validate(config, provider)
+    except ValidationFailed as exc:
+        problems += exc.diagnostics
+    if problems or graph is None:
+        raise ValidationFailed(problems, partial=config)
+    return config, graph, provider
 
 
 @contextmanager

@@ -34,6 +34,26 @@ class Problem:
     hint: str | None = None
 
 
+def check_fields(spec: dict[str, Any], rules: dict[str, Any]) -> list[Problem]:
+    """Type checks for the fields a provider honours: ``{field: int | bool | (choice, ...)}``."""
+    problems = []
+    for name, rule in rules.items():
+        if name not in spec or spec[name] is None:
+            continue
+        value = spec[name]
+        if isinstance(rule, tuple):
+            if str(value).lower() not in rule:
+                problems.append(Problem((name,), f"{name}: {value!r} is not one of {', '.join(rule)}", None))
+        elif rule is int:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                problems.append(Problem((name,), f"{name}: {value!r} is not a whole number >= 0", None))
+        elif rule is bool and not isinstance(value, bool):
+            problems.append(Problem((name,), f"{name}: {value!r} is not true or false", None))
+    return [
+        Problem(p.path, p.message, "fix the value as the Azure ML CLI v2 YAML reference describes") for p in problems
+    ]
+
+
 @dataclass
 class Desired:
     """What the engine wants a resource to be, with references resolved as far as known."""

@@ -100,3 +100,38 @@ def project(tmp_path: Path):
         },
     )
     return root
+
+
+FULL_KEYS = REPO / "tests" / "fixtures" / "full_keys"
+# The resource files of tests/fixtures/full_keys that the local provider supports (not compute_instance.yml).
+FULL_KEYS_LOCAL = [
+    "data_mltable.yml",
+    "data_noversion.yml",
+    "data_uri_file.yml",
+    "data_uri_folder.yml",
+    "environment_build.yml",
+    "environment_image_conda.yml",
+    "model_custom.yml",
+    "model_mlflow.yml",
+    "model_noversion.yml",
+    "compute_amlcompute.yml",
+]
+
+
+def copy_full_keys(dest: Path, files: list[str] | None = None) -> Path:
+    """Copy the full_keys fixtures to ``dest`` with an mlplan.yaml listing ``files`` (default: FULL_KEYS_LOCAL)."""
+    files = FULL_KEYS_LOCAL if files is None else files
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(FULL_KEYS / "files", dest / "files")
+    for name in files:
+        shutil.copyfile(FULL_KEYS / name, dest / name)
+    listed = ", ".join(f'"{name}"' for name in files)
+    (dest / "mlplan.yaml").write_text(f"project: fullkeys\nresources: [{listed}]\n")
+    return dest
+
+
+def state_snapshot(root: Path, env: str = "local") -> dict[str, bytes]:
+    """The exact bytes of an environment's local state file and its journal (both must exist)."""
+    state_dir = root / ".mlplan" / "state"
+    files = (state_dir / f"{env}.json", state_dir / f"{env}.json.journal")
+    return {p.name: p.read_bytes() for p in files}

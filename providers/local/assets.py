@@ -7,7 +7,7 @@ from typing import Any
 
 from mlplan.engine.content import hash_path, list_files
 from mlplan.engine.kinds import is_remote
-from mlplan.providers.base import OWNERSHIP_TAGS, Context, Desired, Observed, Problem, ResourceType
+from mlplan.providers.base import OWNERSHIP_TAGS, Context, Desired, Observed, Problem, ResourceType, check_fields
 from mlplan.providers.local.workspace import (
     META,
     Staging,
@@ -50,8 +50,10 @@ class AssetType(ResourceType):
         out["content"] = {f: desired.content[f] for f in sorted(self.content_fields) if f in desired.content}
         return out
 
+    type_choices: tuple[str, ...] = ()
+
     def validate(self, desired: Desired) -> list[Problem]:
-        problems = []
+        problems = check_fields(desired.spec, {"type": self.type_choices}) if self.type_choices else []
         for f in self.content_fields:
             value = _dotted(desired.spec, f)
             if isinstance(value, str) and is_remote(value):
@@ -212,6 +214,7 @@ class DataType(AssetType):
     content_fields = {"path": "path"}
     fields = ("type", "description", "tags", "properties")
     defaults = {"type": "uri_folder", "properties": {}}
+    type_choices = ("uri_file", "uri_folder", "mltable")
 
 
 class ModelType(AssetType):
@@ -220,6 +223,7 @@ class ModelType(AssetType):
     content_fields = {"path": "path"}
     fields = ("type", "description", "tags", "properties", "stage", "flavors")
     defaults = {"type": "custom_model", "properties": {}}
+    type_choices = ("custom_model", "mlflow_model", "triton_model")
     mutable_fields = frozenset({"description", "tags", "stage"})
 
 

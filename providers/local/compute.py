@@ -13,6 +13,7 @@ from mlplan.providers.base import (
     Observed,
     Problem,
     ResourceType,
+    check_fields,
     secret_hash,
 )
 from mlplan.providers.local.assets import NOT_LOCAL, user_tags
@@ -72,6 +73,18 @@ class ComputeType(ResourceType):
                     "use type: amlcompute in the local environment, or manage this compute only on azure",
                 )
             ]
+        problems = check_fields(
+            desired.spec,
+            {
+                "min_instances": int,
+                "max_instances": int,
+                "idle_time_before_scale_down": int,
+                "ssh_public_access_enabled": bool,
+                "tier": ("dedicated", "low_priority"),
+            },
+        )
+        if problems:
+            return problems
         lo, hi = desired.spec.get("min_instances", 0), desired.spec.get("max_instances", 1)
         if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
             return [
