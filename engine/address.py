@@ -13,6 +13,7 @@ KINDS: tuple[str, ...] = (
     "job",
     "online_endpoint",
     "online_deployment",
+    "traffic",  # an endpoint's traffic split: its own step, after the deployments it names
     "arm_deployment",
 )
 

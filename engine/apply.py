@@ -18,7 +18,14 @@ import networkx as nx
 
 from mlplan.engine.address import Address
 from mlplan.engine.config import Config
-from mlplan.engine.desired import ContentCache, content_of, make_desired, ownership_tags, resolve_references
+from mlplan.engine.desired import (
+    ContentCache,
+    content_of,
+    make_desired,
+    ownership_tags,
+    resolve_references,
+    resolve_run,
+)
 from mlplan.engine.diffing import field_changes, reason_for
 from mlplan.engine.errors import MlplanError, ProviderError
 from mlplan.engine.faults import crashpoint
@@ -64,6 +71,12 @@ def execution_graph(plan: Plan) -> nx.DiGraph:
                 g.add_edge(address, dep)  # delete the dependent before what it depends on
             else:
                 g.add_edge(dep, address)
+        if change.action not in REMOVALS:
+            # what this used to depend on and is now removed goes only after this has changed
+            # (traffic moves off a deployment before the deployment is deleted)
+            for old in change.prior_depends_on:
+                if old in by_addr and by_addr[old].action in REMOVALS and old not in change.depends_on:
+                    g.add_edge(address, old)
     return g
 
 
@@ -198,6 +211,8 @@ class Applier:
         res = self.config.resources[address]
         content = content_of(res, self.cache)
         spec = resolve_references(res.spec, self.graph.refs.get(address, []), self._versions(address))
+        if res.produced_by is not None:
+            spec = resolve_run(spec, res.produced_by, self.journal.state)
         desired = make_desired(res, spec, content, ownership_tags(self.config.project, address, op_id))
         if action is Action.ADOPT:
             found = rt.lookup(self.ctx, address.name, desired.version)
@@ -215,11 +230,16 @@ class Applier:
             else:
                 rt.delete(self.ctx, current)
                 observed = rt.create(self.ctx, desired)
-        elif action in (Action.CREATE, Action.NEW_VERSION):
+        elif action in (Action.CREATE, Action.NEW_VERSION, Action.TRAIN):
             observed = rt.create(self.ctx, desired)
+        elif action is Action.SHIFT_TRAFFIC:
+            if str(address) in self.journal.state.resources:
+                observed = rt.update(self.ctx, desired, self._current(address)[1])
+            else:
+                observed = rt.create(self.ctx, desired)
         else:
             raise ProviderError(f"action {action.value} is not implemented yet", address=str(address))
-        self._check(rt, desired, observed, address)
+        self._check(rt, desired, observed, address, produced=res.produced_by is not None)
         return self._record(change, rt, desired, observed, content)
 
     def _versions(self, address: Address) -> dict[Address, str | None]:
@@ -238,10 +258,16 @@ class Applier:
                             out[ref.target] = found.version
         return out
 
-    def _check(self, rt: ResourceType, desired: Desired, observed: Observed, address: Address) -> None:
+    def _check(
+        self, rt: ResourceType, desired: Desired, observed: Observed, address: Address, produced: bool = False
+    ) -> None:
         """The provider must have done what the plan promised; say so loudly when it did not."""
         expected = rt.desired_attributes(desired)
-        diffs = field_changes(expected, observed.attributes, frozenset(rt.sensitive_fields))
+        actual = observed.attributes
+        if produced:  # what a job produced is only known now
+            expected = {k: v for k, v in expected.items() if k not in rt.produced_fields}
+            actual = {k: v for k, v in actual.items() if k not in rt.produced_fields}
+        diffs = field_changes(expected, actual, frozenset(rt.sensitive_fields))
         if diffs:
             raise ProviderError(
                 f"the {self.provider.name} provider's result does not match the plan: {reason_for(diffs, 5)}",

@@ -487,6 +487,11 @@ def output(obj: Obj, name: str | None, as_json: bool, show_sensitive: bool, vari
         for a, r in sorted(state.resources.items())
         if r.status == "live"
     }
+    if show_sensitive:
+        from mlplan.engine.session import credentials
+
+        for a, creds in credentials(session, state).items():
+            resources[a]["keys"] = creds
     if as_json:
         click.echo(json.dumps({"outputs": shown, "resources": resources}, indent=2, default=str))
         return

@@ -65,6 +65,9 @@ class ResourceSpec:
     depends_on_line: int | None = None  # line of its depends_on in mlplan.yaml
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     raw: Any = None  # the interpolated LineDict, for line lookups
+    # edges mlplan knows without being told: a produced model's job, a traffic split's deployments
+    implicit_deps: tuple[Address, ...] = ()
+    produced_by: Address | None = None  # the job whose output this asset is registered from
 
     def line_of(self, path: tuple[str, ...]) -> int:
         return line_for_path(self.raw, path) or self.line
@@ -373,7 +376,131 @@ def _load_resources(
                 )
                 continue
             resources[spec.address] = spec
+    _derive(resources, settings, env, out)
     return resources
+
+
+# A produced asset's path until its job has run: replaced by the run's name at apply time.
+RUN_PLACEHOLDER = "{run of %s}"
+OUTPUT_KINDS = {
+    "custom_model": "model",
+    "mlflow_model": "model",
+    "triton_model": "model",
+    "uri_folder": "data",
+    "uri_file": "data",
+    "mltable": "data",
+}
+
+
+def _derive(
+    resources: dict[Address, ResourceSpec], settings: Mapping[str, Any], env: EnvironmentConfig, out: _Collector
+) -> None:
+    """Resources implied by others: assets registered from job outputs, endpoint traffic splits."""
+    derived: list[ResourceSpec] = []
+    for res in list(resources.values()):
+        if res.address.kind == "job":
+            derived += _job_outputs(res, out)
+        elif res.address.kind == "online_endpoint" and res.spec.get("traffic") is not None:
+            traffic = _traffic(res, resources, out)
+            if traffic is not None:
+                derived.append(traffic)
+    for spec in derived:
+        if spec.address in resources:
+            other = resources[spec.address]
+            out.add(
+                spec.diag(
+                    f"{spec.address} is produced by {spec.file} and also defined in {other.file}:{other.line}",
+                    hint="remove one of the two definitions (a job output with a name registers the asset)",
+                )
+            )
+            continue
+        _apply_settings(spec, settings.get(str(spec.address)) or {}, env)
+        resources[spec.address] = spec
+
+
+def _job_outputs(job: ResourceSpec, out: _Collector) -> list[ResourceSpec]:
+    found = []
+    for output, decl in (job.spec.get("outputs") or {}).items():
+        if not isinstance(decl, dict) or not decl.get("name"):
+            continue
+        raw = job.raw.get("outputs", {}).get(output) if isinstance(job.raw, dict) else None
+        otype = str(decl.get("type", "uri_folder")).lower()
+        kind = OUTPUT_KINDS.get(otype)
+        if kind is None:
+            out.add(
+                job.diag(
+                    f"output {output!r}: type {otype!r} cannot be registered",
+                    ("outputs", output, "type"),
+                    hint=f"use one of {', '.join(OUTPUT_KINDS)}",
+                )
+            )
+            continue
+        spec = {
+            "name": str(decl["name"]),
+            "type": otype,
+            "path": f"azureml://jobs/{RUN_PLACEHOLDER % job.address}/outputs/{output}",
+        }
+        for key in ("version", "description", "tags"):
+            if key in decl:
+                spec[key] = decl[key]
+        found.append(
+            ResourceSpec(
+                address=Address(kind, str(decl["name"])),
+                spec=spec,
+                file=job.file,
+                line=job.line_of(("outputs", output)),
+                base_dir=job.base_dir,
+                subtype=otype,
+                raw=raw,
+                implicit_deps=(job.address,),
+                produced_by=job.address,
+            )
+        )
+    return found
+
+
+def _traffic(endpoint: ResourceSpec, resources: Mapping[Address, ResourceSpec], out: _Collector) -> ResourceSpec | None:
+    """An endpoint's ``traffic:`` becomes its own step, after every deployment of the endpoint."""
+    traffic = endpoint.spec.get("traffic")
+    name = endpoint.address.name
+    deployments = sorted(a for a in resources if a.kind == "online_deployment" and a.name.startswith(name + "/"))
+    known = {a.name.split("/", 1)[1] for a in deployments}
+    if not isinstance(traffic, dict) or not all(isinstance(v, int) and 0 <= v <= 100 for v in traffic.values()):
+        out.add(
+            endpoint.diag(
+                "traffic must map deployment names to whole percentages",
+                ("traffic",),
+                hint="e.g. traffic: {blue: 90, green: 10}",
+            )
+        )
+        return None
+    unknown = sorted(set(traffic) - known)
+    if unknown:
+        out.add(
+            endpoint.diag(
+                f"traffic names {', '.join(unknown)}, which is not a deployment of endpoint {name}",
+                ("traffic",),
+                hint=f"deployments of {name} in this project: {', '.join(sorted(known)) or 'none'}",
+            )
+        )
+        return None
+    total = sum(traffic.values())
+    if total not in (0, 100):
+        out.add(
+            endpoint.diag(
+                f"traffic adds up to {total}; it must add up to 100 (or 0)", ("traffic",), hint="adjust the percentages"
+            )
+        )
+        return None
+    return ResourceSpec(
+        address=Address("traffic", name),
+        spec={"endpoint_name": name, "traffic": dict(traffic)},
+        file=endpoint.file,
+        line=endpoint.line_of(("traffic",)),
+        base_dir=endpoint.base_dir,
+        raw=None,
+        implicit_deps=(endpoint.address, *deployments),
+    )
 
 
 def _is_hidden(rel: str) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 
 from mlplan.engine import kinds
 from mlplan.engine.address import Address
-from mlplan.engine.config import ResourceSpec, get_dotted
+from mlplan.engine.config import RUN_PLACEHOLDER, ResourceSpec, get_dotted
 from mlplan.engine.content import Content, hash_path
 from mlplan.engine.plan import UNKNOWN
 from mlplan.engine.references import Reference
@@ -69,6 +69,17 @@ def resolve_references(
         value = UNKNOWN if version is None else f"azureml:{ref.target.name}:{version}"
         _set_path(out, ref.path, value)
     return out
+
+
+def resolve_run(spec: dict[str, Any], producer: Address, state: Any) -> dict[str, Any]:
+    """A produced asset's path names the producing job's run (``azureml://jobs/<run>/outputs/<o>``)."""
+    rs = state.resources.get(str(producer))
+    run = rs.outputs.get("run") if rs is not None else None
+    placeholder = RUN_PLACEHOLDER % producer
+    path = spec.get("path")
+    if not isinstance(path, str) or placeholder not in path:
+        return spec
+    return {**spec, "path": path.replace(placeholder, str(run) if run else UNKNOWN)}
 
 
 def ownership_tags(project: str, address: Address, op_id: str) -> dict[str, str]:

@@ -82,6 +82,8 @@ def _add_depends_on(config: Config, graph: Graph) -> None:
     for address, res in config.resources.items():
         for dep in res.depends_on:
             graph.dag.add_edge(dep, address, via="depends_on")
+        for dep in res.implicit_deps:
+            graph.dag.add_edge(dep, address, via="implicit")
 
 
 def _add_parents(config: Config, graph: Graph) -> None:

@@ -77,6 +77,7 @@ class ResourceChange:
     changes: tuple[FieldChange, ...] = ()
     input_hash: str = ""
     depends_on: tuple[Address, ...] = ()
+    prior_depends_on: tuple[Address, ...] = ()  # what it depended on when state was written
     replace_order: str = "delete_first"  # or create_first (create_before_destroy)
     adopt: bool = False  # an existing owned resource is taken into state instead of created
 
@@ -90,6 +91,7 @@ class ResourceChange:
             "changes": [c.to_json() for c in self.changes],
             "input_hash": self.input_hash,
             "depends_on": [str(a) for a in self.depends_on],
+            "prior_depends_on": [str(a) for a in self.prior_depends_on],
             "replace_order": self.replace_order,
             "adopt": self.adopt,
         }
@@ -105,6 +107,7 @@ class ResourceChange:
             changes=tuple(FieldChange(c["path"], c["before"], c["after"]) for c in data.get("changes", [])),
             input_hash=data.get("input_hash", ""),
             depends_on=tuple(Address.parse(a) for a in data.get("depends_on", [])),
+            prior_depends_on=tuple(Address.parse(a) for a in data.get("prior_depends_on", [])),
             replace_order=data.get("replace_order", "delete_first"),
             adopt=bool(data.get("adopt", False)),
         )

@@ -20,7 +20,14 @@ from mlplan.engine import kinds
 from mlplan.engine.address import Address
 from mlplan.engine.config import Config, ResourceSpec
 from mlplan.engine.content import describe_change
-from mlplan.engine.desired import ContentCache, content_of, input_hash, make_desired, resolve_references
+from mlplan.engine.desired import (
+    ContentCache,
+    content_of,
+    input_hash,
+    make_desired,
+    resolve_references,
+    resolve_run,
+)
 from mlplan.engine.diffing import field_changes, reason_for
 from mlplan.engine.errors import Diagnostic, PlanError, ProviderError, ValidationFailed
 from mlplan.engine.graph import Graph
@@ -246,18 +253,39 @@ class Planner:
         address = res.address
         rt = resource_type(self.provider, address.kind, str(address))
         content = content_of(res, self.cache)
-        deps = [d for d in self.graph.dependencies(address) if d in self.config.resources]
+        deps = [
+            d
+            for d in self.graph.dependencies(address)
+            if d in self.config.resources and (rt.input_kinds is None or d.kind in rt.input_kinds)
+        ]
         ihash = input_hash(res, content, [self.hashes[d] for d in deps], "")
         self.hashes[address] = ihash
         spec = resolve_references(res.spec, self.graph.refs.get(address, []), self._versions(res))
-        desired = make_desired(res, spec, content)
-        after = rt.desired_attributes(desired)
-        after_public = _public(after, rt.sensitive_fields)
         rs, observed, _refreshed = self._observed(address)
         depends_on = tuple(self.graph.dependencies(address))
+        prior = tuple(Address.parse(d) for d in rs.dependencies) if rs is not None else ()
 
         def change(action: Action, reason: str, **kw: Any) -> ResourceChange:
-            return ResourceChange(address, action, reason, input_hash=ihash, depends_on=depends_on, **kw)
+            if rt.change_action and action in (Action.CREATE, Action.UPDATE, Action.REPLACE):
+                action = Action(rt.change_action)
+            return ResourceChange(
+                address, action, reason, input_hash=ihash, depends_on=depends_on, prior_depends_on=prior, **kw
+            )
+
+        producer = self.changes.get(res.produced_by) if res.produced_by else None
+        if producer is not None and producer.action is Action.TRAIN:
+            after = {"content": UNKNOWN}
+            action = Action.NEW_VERSION if rt.versioned and rs is not None else Action.CREATE
+            return change(action, f"registered from the new run of {producer.address}", after=after)
+        if res.produced_by is not None:
+            spec = resolve_run(spec, res.produced_by, self.state)
+        desired = make_desired(res, spec, content)
+        after = rt.desired_attributes(desired)
+        if res.produced_by is not None and rs is not None:
+            after.update({f: rs.attributes[f] for f in rt.produced_fields if f in rs.attributes})
+        after_public = _public(after, rt.sensitive_fields)
+        if rt.is_run:
+            return self._plan_run(res, rs, ihash, after, content, change)
 
         if rs is None:
             adopted = self._adoptable(rt, res, desired)
@@ -326,6 +354,27 @@ class Planner:
                 ),
             )
         return change(Action.UPDATE, reason, before=before, after=after_public, changes=tuple(diffs))
+
+    def _plan_run(
+        self,
+        res: ResourceSpec,
+        rs: ResourceState | None,
+        hash_now: str,
+        after: dict[str, Any],
+        content: Mapping[str, Any],
+        change: Callable[..., ResourceChange],
+    ) -> ResourceChange:
+        """A job runs again only when its inputs changed (or --replace asks): runs are history."""
+        if rs is None:
+            return change(Action.TRAIN, "never run", after=after)
+        run = rs.outputs.get("run", rs.id)
+        if res.address in self.options.replace:
+            return change(Action.TRAIN, f"a new run requested with --replace (last run {run})", after=after)
+        if rs.input_hash == hash_now:
+            return change(Action.NO_OP, f"inputs unchanged since run {run}", before=rs.attributes, after=after)
+        diffs = field_changes(rs.attributes, after, frozenset())
+        reason = self._reason(rs, content, diffs) if diffs else "an input it depends on changed"
+        return change(Action.TRAIN, reason, before=rs.attributes, after=after, changes=tuple(diffs))
 
     def _versioned(
         self,

@@ -89,6 +89,9 @@ class _RedactingType(ResourceType):
     def archive(self, ctx: Context, current: Observed) -> None:
         self.inner.archive(ctx, current)
 
+    def credentials(self, ctx: Context, current: Observed) -> dict[str, str]:
+        return self.inner.credentials(ctx, current)  # asked for explicitly: not scrubbed
+
 
 class RedactingProvider(Provider):
     """Wraps a provider so that everything it reports is scrubbed of sensitive values."""

@@ -89,7 +89,7 @@ def text(plan: dict[str, Any], verbose: bool = False) -> str:
         lines.append(f"        {c['reason']}")
         for ch in c.get("changes", [])[:20]:
             lines.append(f"        ~ {ch['path']}: {short(ch['before'])} -> {short(ch['after'])}")
-        if c["action"] == "create" and c.get("after"):
+        if c["action"] in ("create", "shift_traffic") and c.get("after") and not c.get("changes"):
             for k, v in sorted(c["after"].items()):
                 if v not in (None, {}, []):
                     lines.append(f"        + {k}: {short(v)}")

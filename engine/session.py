@@ -32,7 +32,7 @@ from mlplan.engine.plan import Action, Plan
 from mlplan.engine.planner import PlanOptions, make_plan, resource_type, validate
 from mlplan.engine.redact import RedactingProvider, Redactor
 from mlplan.providers import REGISTRY, load_provider
-from mlplan.providers.base import Context, Provider, secret_hash
+from mlplan.providers.base import Context, Observed, Provider, secret_hash
 from mlplan.state.backend import Backend, Journal
 from mlplan.state.model import ResourceState, State, now_iso
 
@@ -308,6 +308,20 @@ def resolve_outputs(config: Config, state: State) -> dict[str, Any]:
             "sensitive": bool(decl.get("sensitive", False)) or uses_secret,
             "description": decl.get("description", ""),
         }
+    return out
+
+
+def credentials(session: Session, state: State) -> dict[str, dict[str, str]]:
+    """Secrets in clear (endpoint keys), read live from the provider: only on explicit request."""
+    out: dict[str, dict[str, str]] = {}
+    for address, rs in sorted(state.resources.items()):
+        rt = session.provider.resource_type(rs.kind)
+        if rt is None or rs.status != "live":
+            continue
+        current = Observed(rs.id, rs.attributes, rs.version, rs.tags, rs.outputs, rs.secrets)
+        found = rt.credentials(session.ctx, current)
+        if found:
+            out[address] = found
     return out
 
 

@@ -101,6 +101,16 @@ class ResourceType(ABC):
     mutable_fields: frozenset[str] = frozenset()  # versioned kinds: fields a version can change in place
     sensitive_fields: frozenset[str] = frozenset()
     can_delete_versions: bool = False  # on_remove: delete is honoured
+    # A run (a job): each execution is a new, immutable record. The engine runs it again ("train")
+    # only when its inputs change, and never diffs it against the workspace.
+    is_run: bool = False
+    # Dependencies of these kinds count towards a run's inputs (None: all of them).
+    input_kinds: frozenset[str] | None = None
+    # How creates and updates of this kind are shown (e.g. "shift_traffic"); None: create/update.
+    change_action: str | None = None
+    # Attributes only known once the resource exists, when it is produced by another (a model a job
+    # registers): the engine carries them over from state instead of expecting them up front.
+    produced_fields: frozenset[str] = frozenset()
 
     def validate(self, desired: Desired) -> list[Problem]:
         """Plan-time check: refuse what this provider cannot honour (with the field path)."""
@@ -142,6 +152,10 @@ class ResourceType(ABC):
 
     def archive(self, ctx: Context, current: Observed) -> None:
         self.delete(ctx, current)
+
+    def credentials(self, ctx: Context, current: Observed) -> dict[str, str]:
+        """Secrets of the resource in clear (endpoint keys), only for an explicit request."""
+        return {}
 
 
 class Provider(ABC):

@@ -8,6 +8,7 @@ from typing import Any
 from mlplan.engine.content import hash_path, list_files
 from mlplan.engine.kinds import is_remote
 from mlplan.providers.base import OWNERSHIP_TAGS, Context, Desired, Observed, Problem, ResourceType, check_fields
+from mlplan.providers.local.paths import JOB_OUTPUT, resolve
 from mlplan.providers.local.workspace import (
     META,
     Staging,
@@ -31,6 +32,7 @@ class AssetType(ResourceType):
 
     versioned = True
     can_delete_versions = True
+    produced_fields = frozenset({"content"})
     folder = ""
     mutable_fields = frozenset({"description", "tags"})
     # spec fields that name local content: field -> sub-folder under files/
@@ -56,7 +58,7 @@ class AssetType(ResourceType):
         problems = check_fields(desired.spec, {"type": self.type_choices}) if self.type_choices else []
         for f in self.content_fields:
             value = _dotted(desired.spec, f)
-            if isinstance(value, str) and is_remote(value):
+            if isinstance(value, str) and is_remote(value) and not JOB_OUTPUT.match(value):
                 problems.append(
                     Problem(
                         tuple(f.split(".")),
@@ -137,7 +139,7 @@ class AssetType(ResourceType):
                 value = _dotted(desired.spec, f)
                 if not isinstance(value, str):
                     continue
-                src = (desired.base_dir / value).resolve()
+                src = resolve(ctx, value, desired.base_dir)
                 dest = staging.dir / "files" / sub
                 if src.is_file():
                     copy_into(src, dest)

@@ -1,0 +1,329 @@
+"""Local command jobs: the job's ``command`` run as a subprocess with Azure ML's bindings resolved.
+
+``${{inputs.<name>}}`` becomes a literal value or the local path of a data asset version,
+``${{outputs.<name>}}`` a fresh folder under ``jobs/<run>/outputs/``. Output is streamed (prefixed)
+and kept in ``jobs/<run>/user_logs/std_log.txt``. Jobs run with the interpreter mlplan runs in; an
+``amlcompute`` compute's ``max_instances`` bounds how many run at once on it (file-lock slots, so
+separate mlplan processes share them too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from mlplan.engine.content import list_files
+from mlplan.engine.errors import ProviderError
+from mlplan.engine.kinds import is_remote
+from mlplan.providers.base import OWNERSHIP_TAGS, TAG_OPERATION, Context, Desired, Observed, Problem, ResourceType
+from mlplan.providers.local.assets import NOT_LOCAL, user_tags
+from mlplan.providers.local.paths import ASSET, JOB_OUTPUT, resolve
+from mlplan.providers.local.workspace import read_json, remove_tree, workspace_root, write_json_atomic
+from mlplan.state.model import now_iso
+
+BINDING = re.compile(r"\$\{\{\s*(inputs|outputs)\.([A-Za-z0-9_]+)\s*\}\}")
+OTHER_BINDING = re.compile(r"\$\{\{\s*(?!inputs\.|outputs\.)([^}]*)\}\}")
+LATEST = re.compile(r"^azureml:(?!//)[A-Za-z0-9][A-Za-z0-9_.\-]*@latest$")
+METRICS_FILE = "metrics.json"
+LOG_TAIL = 20
+SUPPORTED_FIELDS = frozenset(
+    {
+        "$schema",
+        "type",
+        "name",
+        "display_name",
+        "experiment_name",
+        "description",
+        "tags",
+        "properties",
+        "command",
+        "code",
+        "environment",
+        "environment_variables",
+        "compute",
+        "inputs",
+        "outputs",
+        "limits",
+        "resources",
+        "identity",
+        "services",
+        "is_deterministic",
+    }
+)
+
+
+def _local_reference(path: str) -> bool:
+    return bool(ASSET.match(path) or JOB_OUTPUT.match(path) or LATEST.match(path))
+
+
+def run_name(name: str, operation: str) -> str:
+    """Azure ML job names are unique and never re-run: each run gets its own."""
+    return f"{name}-{operation[:8]}"
+
+
+class JobType(ResourceType):
+    kind = "job"
+    is_run = True
+    input_kinds = frozenset({"data", "environment", "model", "job"})  # not compute: a bigger cluster retrains nothing
+
+    def validate(self, desired: Desired) -> list[Problem]:
+        spec = desired.spec
+        problems = []
+        jtype = str(spec.get("type", desired.subtype or "command")).lower()
+        if jtype != "command":
+            return [Problem(("type",), f"{jtype} jobs are {NOT_LOCAL} (it runs command jobs)", "use a command job")]
+        if not isinstance(spec.get("command"), str) or not spec["command"].strip():
+            problems.append(Problem(("command",), "a command job needs a command", "add `command: python train.py`"))
+        code = spec.get("code")
+        if isinstance(code, str) and is_remote(code):
+            problems.append(Problem(("code",), f"code: {code!r} is {NOT_LOCAL}", "point code: at a local folder"))
+        for field in ("distribution",):
+            if field in spec:
+                problems.append(Problem((field,), f"{field} is {NOT_LOCAL}", f"remove {field}: for local runs"))
+        count = (spec.get("resources") or {}).get("instance_count", 1)
+        if isinstance(count, int) and count > 1:
+            problems.append(Problem(("resources", "instance_count"), f"instance_count {count} is {NOT_LOCAL}", "use 1"))
+        for name, value in (spec.get("inputs") or {}).items():
+            path = value.get("path") if isinstance(value, dict) else None
+            if isinstance(path, str) and is_remote(path) and not _local_reference(path):
+                problems.append(
+                    Problem(
+                        ("inputs", name, "path"),
+                        f"input path {path!r} is {NOT_LOCAL}",
+                        "use a data asset (azureml:<name>:<version> or azureml:<name>@latest) or a local path",
+                    )
+                )
+        command = spec.get("command") or ""
+        inputs, outputs = spec.get("inputs") or {}, spec.get("outputs") or {}
+        for m in BINDING.finditer(command):
+            group, name = m.group(1), m.group(2)
+            if name not in (inputs if group == "inputs" else outputs):
+                problems.append(
+                    Problem(
+                        ("command",),
+                        f"command uses ${{{{{group}.{name}}}}} but {group} has no {name!r}",
+                        f"declare {name} under {group}: or fix the binding",
+                    )
+                )
+        return problems
+
+    def desired_attributes(self, desired: Desired) -> dict[str, Any]:
+        spec = desired.spec
+        out = {k: v for k, v in spec.items() if k not in ("$schema", "code", "name")}
+        out["tags"] = user_tags(spec.get("tags"))
+        if "code" in desired.content:
+            out["code"] = desired.content["code"]
+        return out
+
+    # -- records ------------------------------------------------------------------------------
+    def _dir(self, ctx: Context, run: str) -> Path:
+        return workspace_root(ctx) / "jobs" / run
+
+    def _observe(self, ctx: Context, run: str) -> Observed | None:
+        meta = read_json(self._dir(ctx, run) / "job.json")
+        if meta is None or meta.get("status") != "Completed":
+            return None
+        return Observed(
+            id=f"jobs/{run}",
+            attributes=meta["attributes"],
+            tags=meta.get("tags", {}),
+            outputs={
+                "run": run,
+                "status": meta["status"],
+                "metrics": meta.get("metrics", {}),
+                "outputs": meta.get("outputs", {}),
+                "log": meta.get("log"),
+                "duration_s": meta.get("duration_s"),
+            },
+        )
+
+    def read(self, ctx: Context, ident: str) -> Observed | None:
+        return self._observe(ctx, ident.split("/", 1)[1])
+
+    def lookup(self, ctx: Context, name: str, version: str | None) -> Observed | None:
+        return self._observe(ctx, name)  # jobs are looked up by their run name
+
+    def find_owned(self, ctx: Context, name: str, operation: str) -> Observed | None:
+        found = self._observe(ctx, run_name(name, operation))
+        return found if found is not None and found.tags.get(TAG_OPERATION) == operation else None
+
+    def delete(self, ctx: Context, current: Observed) -> None:
+        remove_tree(self._dir(ctx, current.id.split("/", 1)[1]))
+
+    # -- running ------------------------------------------------------------------------------
+    def create(self, ctx: Context, desired: Desired) -> Observed:
+        operation = desired.tags.get(TAG_OPERATION, os.urandom(4).hex())
+        run = run_name(desired.name, operation)
+        run_dir = self._dir(ctx, run)
+        if run_dir.exists():
+            remove_tree(run_dir)  # an earlier attempt of this very operation that never completed
+        spec = desired.spec
+        code_dir = run_dir / "code"
+        code_dir.mkdir(parents=True)
+        if isinstance(spec.get("code"), str):
+            src = (desired.base_dir / spec["code"]).resolve()
+            for rel in list_files(src):
+                (code_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src / rel, code_dir / rel)
+        outputs = {name: run_dir / "outputs" / name for name in (spec.get("outputs") or {})}
+        for path in outputs.values():
+            path.mkdir(parents=True)
+        log_path = run_dir / "user_logs" / "std_log.txt"
+        log_path.parent.mkdir(parents=True)
+        tags = {**user_tags(spec.get("tags")), **{k: v for k, v in desired.tags.items() if k in OWNERSHIP_TAGS}}
+        record: dict[str, Any] = {
+            "name": run,
+            "status": "Running",
+            "started_at": now_iso(),
+            "attributes": self.desired_attributes(desired),
+            "tags": tags,
+            "log": str(log_path),
+        }
+        write_json_atomic(run_dir / "job.json", record)
+        command = self._bind(ctx, desired, outputs)
+        env = self._environment(ctx, desired, run, run_dir)
+        started = time.monotonic()
+        with compute_slot(ctx, spec.get("compute")):
+            code = self._execute(ctx, command, code_dir, env, log_path, spec, desired.name)
+        if code != 0:
+            record.update(status="Failed", exit_code=code)
+            write_json_atomic(run_dir / "job.json", record)
+            raise ProviderError(
+                f"job run {run} failed with exit code {code}; log: {log_path}\n"
+                + "\n".join(f"    {line}" for line in tail(log_path))
+            )
+        record.update(
+            status="Completed",
+            duration_s=round(time.monotonic() - started, 3),
+            metrics=collect_metrics(run_dir, outputs),
+            outputs={name: f"azureml://jobs/{run}/outputs/{name}" for name in outputs},
+        )
+        write_json_atomic(run_dir / "job.json", record)
+        observed = self._observe(ctx, run)
+        assert observed is not None
+        return observed
+
+    def _bind(self, ctx: Context, desired: Desired, outputs: dict[str, Path]) -> str:
+        spec = desired.spec
+        inputs = spec.get("inputs") or {}
+
+        def value(m: re.Match[str]) -> str:
+            group, name = m.group(1), m.group(2)
+            if group == "outputs":
+                return str(outputs[name])
+            item = inputs[name]
+            if isinstance(item, dict):
+                if "path" in item:
+                    return str(resolve(ctx, str(item["path"]), desired.base_dir))
+                return str(item.get("default", item.get("value", "")))
+            return str(item).lower() if isinstance(item, bool) else str(item)
+
+        command = BINDING.sub(value, str(spec["command"]))
+        other = OTHER_BINDING.search(command)
+        if other:
+            raise ProviderError(f"binding ${{{{{other.group(1).strip()}}}}} is {NOT_LOCAL}")
+        return command
+
+    def _environment(self, ctx: Context, desired: Desired, run: str, run_dir: Path) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({str(k): str(v) for k, v in (desired.spec.get("environment_variables") or {}).items()})
+        bindir = str(Path(sys.executable).parent)
+        env.update(
+            PATH=bindir + os.pathsep + env.get("PATH", ""),
+            PYTHONUNBUFFERED="1",
+            AZUREML_RUN_ID=run,
+            MLFLOW_RUN_ID=run,
+            MLPLAN_METRICS_FILE=str(run_dir / METRICS_FILE),
+        )
+        env.pop("MLPLAN_CRASHPOINT", None)
+        return env
+
+    def _execute(
+        self,
+        ctx: Context,
+        command: str,
+        cwd: Path,
+        env: dict[str, str],
+        log_path: Path,
+        spec: dict[str, Any],
+        name: str,
+    ) -> int:
+        timeout = (spec.get("limits") or {}).get("timeout")
+        deadline = time.monotonic() + float(timeout) if timeout else None
+        with log_path.open("w", encoding="utf-8") as log:
+            proc = subprocess.Popen(
+                ["bash", "-c", command],
+                cwd=cwd,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                errors="replace",
+                start_new_session=True,  # Ctrl-C stops mlplan's scheduling, not a running job
+            )
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                log.write(line)
+                log.flush()
+                ctx.log(f"[job.{name}] {line.rstrip()}")
+                if deadline is not None and time.monotonic() > deadline:
+                    proc.kill()
+                    raise ProviderError(f"job exceeded limits.timeout ({timeout}s); log: {log_path}")
+            return proc.wait()
+
+
+def tail(path: Path, lines: int = LOG_TAIL) -> list[str]:
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        return [line.rstrip("\n") for line in deque(fh, maxlen=lines)]
+
+
+def collect_metrics(run_dir: Path, outputs: dict[str, Path]) -> dict[str, Any]:
+    """The documented convention: a JSON object in $MLPLAN_METRICS_FILE or metrics.json in any output."""
+    metrics: dict[str, Any] = {}
+    for path in [*(p / METRICS_FILE for p in outputs.values()), run_dir / METRICS_FILE]:
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            data = json.loads(path.read_text())
+            if isinstance(data, dict):
+                metrics.update({k: v for k, v in data.items() if isinstance(v, int | float | str | bool)})
+    return metrics
+
+
+@contextlib.contextmanager
+def compute_slot(ctx: Context, compute: Any) -> Iterator[None]:
+    """Hold one of the compute's ``max_instances`` slots while the job runs."""
+    if not isinstance(compute, str) or not compute.startswith("azureml:"):
+        yield  # serverless / local: no limit
+        return
+    name = compute.removeprefix("azureml:")
+    meta = read_json(workspace_root(ctx) / "computes" / f"{name}.json")
+    if meta is None:
+        raise ProviderError(f"compute {name!r} does not exist in the local workspace")
+    slots = max(1, int(meta.get("max_instances") or 1))
+    folder = workspace_root(ctx) / "computes" / f"{name}.slots"
+    folder.mkdir(parents=True, exist_ok=True)
+    while True:
+        for i in range(slots):
+            lock = filelock.FileLock(str(folder / f"{i}.lock"))
+            try:
+                lock.acquire(timeout=0)
+            except filelock.Timeout:
+                continue
+            try:
+                yield
+            finally:
+                lock.release()
+            return
+        time.sleep(0.1)
