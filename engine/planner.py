@@ -431,8 +431,9 @@ class Planner:
         for field_name, c in content.items():
             old = rs.content.get(field_name)
             if old is not None and old != c.files:
-                parts.append(f"{field_name} content changed: {describe_change(old, c.files)}")
-        other = [d for d in diffs if not d.path.startswith("content")] if parts else diffs
+                parts.append(f"{field_name} changed: {describe_change(old, c.files)}")
+        # the digests of what was just named say nothing more
+        other = [d for d in diffs if not (_is_digest(d.before) and _is_digest(d.after))] if parts else diffs
         if other:
             parts.append(reason_for(other))
         return "; ".join(parts) or reason_for(diffs)
@@ -559,6 +560,12 @@ class Planner:
 
 def _public(attrs: dict[str, Any], sensitive: frozenset[str] = frozenset()) -> dict[str, Any]:
     return {k: ("(sensitive)" if k in sensitive and v is not None else v) for k, v in attrs.items()}
+
+
+def _is_digest(value: Any) -> bool:
+    if isinstance(value, dict):
+        return bool(value) and all(_is_digest(v) for v in value.values())
+    return isinstance(value, str) and len(value) == 64 and all(ch in "0123456789abcdef" for ch in value)
 
 
 def _td(delta: Any) -> str:

@@ -51,6 +51,10 @@ _VERB = {
     "archive": "to archive",
     "adopt": "to adopt",
     "forget": "to forget",
+    "train": "to train",
+    "evaluate": "to evaluate",
+    "promote": "to promote",
+    "shift_traffic": "traffic shift(s)",
 }
 
 
