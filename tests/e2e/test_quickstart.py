@@ -1,0 +1,227 @@
+"""The quickstart end to end through the CLI: train, register, deploy, score over real HTTP, change, destroy."""
+
+from __future__ import annotations
+
+import collections
+import json
+import shutil
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO, run_mlplan
+
+pytestmark = pytest.mark.slow
+
+SAMPLE = json.loads((REPO / "examples/quickstart/sample-request.json").read_text())
+
+
+def server_pids(project: Path) -> list[int]:
+    ws = project / ".mlplan/local-workspace/endpoints"
+    return [json.loads(p.read_text())["pid"] for p in ws.glob("**/*.json") if p.name in ("server.json", "router.json")]
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture
+def quickstart(tmp_path: Path) -> Iterator[Path]:
+    project = tmp_path / "quickstart"
+    shutil.copytree(REPO / "examples/quickstart", project, ignore=shutil.ignore_patterns(".mlplan", "__pycache__"))
+    r = run_mlplan("-C", str(project), "apply", "--auto-approve")
+    assert r.code == 0, r.text
+    started = server_pids(project)
+    try:
+        yield project
+    finally:
+        run_mlplan("-C", str(project), "destroy", "--auto-approve")
+        for pid in set(started) | set(server_pids(project)):  # a safety net: never leave servers behind
+            if alive(pid):
+                import os
+                import signal
+
+                os.killpg(pid, signal.SIGKILL)
+
+
+def endpoint(project: Path) -> tuple[str, str]:
+    r = run_mlplan("-C", str(project), "output", "--json", "--show-sensitive")
+    data = json.loads(r.out)
+    return data["outputs"]["scoring_uri"], data["resources"]["online_endpoint.cancer"]["keys"]["primary_key"]
+
+
+def score(uri: str, key: str | None, body: Any = SAMPLE, deployment: str | None = None) -> tuple[int, Any, str]:
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    if deployment:
+        headers["azureml-model-deployment"] = deployment
+    req = urllib.request.Request(uri, data=json.dumps(body).encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read()), resp.headers.get("azureml-model-deployment", "")
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode(), ""
+
+
+def plan_changes(project: Path, *args: str) -> dict[str, dict[str, Any]]:
+    r = run_mlplan("-C", str(project), "plan", "--json", *args)
+    assert r.code == 0, r.text
+    return {c["address"]: c for c in json.loads(r.out)["changes"]}
+
+
+class Client(threading.Thread):
+    """Scores in a loop until stopped, counting status codes."""
+
+    def __init__(self, uri: str, key: str) -> None:
+        super().__init__(daemon=True)
+        self.uri, self.key = uri, key
+        self.codes: collections.Counter[int] = collections.Counter()
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set() and sum(self.codes.values()) < 20000:
+            self.codes[score(self.uri, self.key)[0]] += 1
+
+
+def test_quickstart_serves_predictions_with_a_key(quickstart: Path) -> None:
+    uri, key = endpoint(quickstart)
+    assert uri.startswith("http://127.0.0.1:")
+    status, body, deployment = score(uri, key)
+    assert status == 200 and deployment == "blue"
+    assert body == {"predictions": [0, 1]}  # the sample's true labels
+    assert score(uri, None)[0] == 401
+    assert score(uri, "not-the-key")[0] == 401
+    r = run_mlplan("-C", str(quickstart), "plan", "--detailed-exitcode")
+    assert r.code == 0, r.text
+    state = json.loads(run_mlplan("-C", str(quickstart), "state", "pull").out)
+    job = state["resources"]["job.train"]
+    assert job["outputs"]["metrics"]["validation_accuracy"] > 0.9
+    assert key not in json.dumps(state)  # endpoint keys are kept as hashes only
+
+
+def test_code_change_retrains_and_updates_without_a_failed_request(quickstart: Path) -> None:
+    train = quickstart / "train/src/train.py"
+    train.write_text(train.read_text().replace("max_iter=1000", "max_iter=2000"))
+    changes = plan_changes(quickstart)
+    assert changes["job.train"]["action"] == "train"
+    assert changes["job.train"]["reason"].startswith("code changed: train.py")
+    assert changes["model.cancer-model"]["action"] == "new_version"
+    assert changes["online_deployment.cancer/blue"]["action"] == "update"
+    uri, key = endpoint(quickstart)
+    client = Client(uri, key)
+    client.start()
+    r = run_mlplan("-C", str(quickstart), "apply", "--auto-approve")
+    client.stop.set()
+    client.join(timeout=60)
+    assert r.code == 0, r.text
+    assert client.codes[200] > 20, client.codes
+    assert set(client.codes) == {200}, client.codes
+    state = json.loads(run_mlplan("-C", str(quickstart), "state", "pull").out)
+    assert state["resources"]["model.cancer-model"]["version"] == "2"
+    assert state["resources"]["online_deployment.cancer/blue"]["attributes"]["model"] == "azureml:cancer-model:2"
+    assert run_mlplan("-C", str(quickstart), "plan", "--detailed-exitcode").code == 0
+
+
+def test_scoring_code_change_updates_without_training(quickstart: Path) -> None:
+    script = quickstart / "deploy/score/score.py"
+    script.write_text(script.read_text().replace('return {"predictions":', 'return {"scorer": "v2", "predictions":'))
+    changes = plan_changes(quickstart)
+    assert changes["job.train"]["action"] == "no_op"
+    assert changes["online_deployment.cancer/blue"]["action"] == "update"
+    assert "score.py" in changes["online_deployment.cancer/blue"]["reason"]
+    r = run_mlplan("-C", str(quickstart), "apply", "--auto-approve")
+    assert r.code == 0, r.text
+    assert "job.train: train" not in r.err
+    uri, key = endpoint(quickstart)
+    assert score(uri, key)[1] == {"scorer": "v2", "predictions": [0, 1]}
+
+
+def test_weak_algorithm_trains_a_worse_model(quickstart: Path) -> None:
+    changes = plan_changes(quickstart, "--var", "algorithm=majority")
+    assert changes["job.train"]["action"] == "train"
+    assert "algorithm" in changes["job.train"]["reason"]
+    r = run_mlplan("-C", str(quickstart), "apply", "--auto-approve", "--var", "algorithm=majority")
+    assert r.code == 0, r.text
+    state = json.loads(run_mlplan("-C", str(quickstart), "state", "pull").out)
+    assert state["resources"]["job.train"]["outputs"]["metrics"]["validation_accuracy"] < 0.7
+    uri, key = endpoint(quickstart)
+    assert score(uri, key)[1] == {"predictions": [1, 1]}  # always the majority class
+
+
+def test_traffic_split_and_targeted_deployment(quickstart: Path) -> None:
+    blue = (quickstart / "deploy/blue.yml").read_text()
+    endpoint_file = quickstart / "deploy/endpoint.yml"
+    original = endpoint_file.read_text()
+    uri, key = endpoint(quickstart)
+    # a new deployment at 0 %: only requests that name it reach it
+    (quickstart / "deploy/green.yml").write_text(blue.replace("name: blue", "name: green"))
+    endpoint_file.write_text(original.replace("blue: 100", "blue: 100\n  green: 0"))
+    changes = plan_changes(quickstart)
+    assert changes["online_deployment.cancer/green"]["action"] == "create"
+    assert run_mlplan("-C", str(quickstart), "apply", "--auto-approve").code == 0
+    assert {score(uri, key)[2] for _ in range(50)} == {"blue"}
+    assert score(uri, key, deployment="green")[2] == "green"
+    assert score(uri, key, deployment="nope")[0] == 404
+    # 70/30: the split holds within 5 % over 1,000 requests
+    endpoint_file.write_text(original.replace("blue: 100", "blue: 70\n  green: 30"))
+    changes = plan_changes(quickstart)
+    assert changes["traffic.cancer"]["action"] == "shift_traffic"
+    assert changes["online_deployment.cancer/green"]["action"] == "no_op"
+    assert run_mlplan("-C", str(quickstart), "apply", "--auto-approve").code == 0
+    seen: collections.Counter[str] = collections.Counter()
+    for _ in range(1000):
+        status, _body, deployment = score(uri, key)
+        assert status == 200
+        seen[deployment] += 1
+    assert abs(seen["green"] / 1000 - 0.30) <= 0.05, seen
+    assert abs(seen["blue"] / 1000 - 0.70) <= 0.05, seen
+    # removing green: traffic moves off it before it is deleted, and no request fails
+    (quickstart / "deploy/green.yml").unlink()
+    endpoint_file.write_text(original)
+    client = Client(uri, key)
+    client.start()
+    r = run_mlplan("-C", str(quickstart), "apply", "--auto-approve")
+    client.stop.set()
+    client.join(timeout=60)
+    assert r.code == 0, r.text
+    assert r.err.index("traffic.cancer: shift_traffic done") < r.err.index("online_deployment.cancer/green: delete...")
+    assert set(client.codes) == {200}, client.codes
+    assert run_mlplan("-C", str(quickstart), "plan", "--detailed-exitcode").code == 0
+
+
+def test_killed_server_is_drift_that_apply_repairs(quickstart: Path) -> None:
+    import os
+    import signal
+
+    ws = quickstart / ".mlplan/local-workspace/endpoints/cancer"
+    server = json.loads(next(ws.glob("deployments/blue/*/server.json")).read_text())
+    os.killpg(server["pid"], signal.SIGKILL)
+    changes = plan_changes(quickstart)
+    assert changes["online_deployment.cancer/blue"]["action"] == "update"
+    assert "running" in changes["online_deployment.cancer/blue"]["reason"]
+    assert changes["job.train"]["action"] == "no_op"
+    r = run_mlplan("-C", str(quickstart), "apply", "--auto-approve")
+    assert r.code == 0, r.text
+    uri, key = endpoint(quickstart)
+    assert score(uri, key)[0] == 200
+    assert run_mlplan("-C", str(quickstart), "plan", "--detailed-exitcode").code == 0
+
+
+def test_destroy_stops_every_server(quickstart: Path) -> None:
+    pids = server_pids(quickstart)
+    assert len(pids) == 2 and all(alive(p) for p in pids)
+    r = run_mlplan("-C", str(quickstart), "destroy", "--auto-approve")
+    assert r.code == 0, r.text
+    assert not any(alive(p) for p in pids)
+    assert not (quickstart / ".mlplan/local-workspace/endpoints/cancer").exists()
+    assert run_mlplan("-C", str(quickstart), "state", "list").out.strip() == ""
