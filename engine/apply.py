@@ -169,7 +169,14 @@ class Applier:
         crashpoint("before_begin")
         self.journal.begin(op_id, str(address), change.action.value, address.name)
         crashpoint("after_begin")
-        outcome = self._operate(change, op_id)
+        try:
+            outcome = self._operate(change, op_id)
+        except ProviderError:
+            # The provider failed the operation knowingly (a job that exited non-zero, a server that
+            # never became healthy) and left nothing to adopt. Anything else stays pending, for the
+            # next run to reconcile through the ownership tags.
+            self.journal.abort(op_id, str(address))
+            raise
         crashpoint("before_end")
         if outcome is _REAPED:
             rs = self.journal.state.resources[str(address)]

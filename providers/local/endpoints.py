@@ -349,6 +349,7 @@ class OnlineDeploymentType(ResourceType):
             assert current is not None
             return self.update(ctx, desired, current)
         folder = self._dir(ctx, endpoint, deployment) / "1"
+        self._stop_all(ctx, self._dir(ctx, endpoint, deployment))  # an attempt that died before recording itself
         remove_tree(folder)
         server = self._start(ctx, desired, folder)
         with routes(ctx, endpoint) as table:
@@ -363,6 +364,10 @@ class OnlineDeploymentType(ResourceType):
         meta = read_json(base / "deployment.json") or {"generation": 0}
         old_gen = int(meta["generation"])
         new_gen = old_gen + 1
+        stale = serving.Server.load(base / str(new_gen) / "server.json")
+        if stale is not None:  # an earlier update that died half-way
+            serving.stop(stale)
+            serving.release_port(workspace_root(ctx), stale.port)
         remove_tree(base / str(new_gen))
         server = self._start(ctx, desired, base / str(new_gen))
         with routes(ctx, endpoint) as table:
@@ -384,12 +389,16 @@ class OnlineDeploymentType(ResourceType):
                 table["deployments"].pop(deployment, None)
                 table["traffic"].pop(deployment, None)
         base = self._dir(ctx, endpoint, deployment)
+        self._stop_all(ctx, base)
+        remove_tree(base)
+
+    @staticmethod
+    def _stop_all(ctx: Context, base: Path) -> None:
         for server_file in base.glob("*/server.json"):
             server = serving.Server.load(server_file)
             if server is not None:
                 serving.stop(server)
                 serving.release_port(workspace_root(ctx), server.port)
-        remove_tree(base)
 
 
 # -- traffic -----------------------------------------------------------------------------------------

@@ -14,8 +14,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -194,9 +196,15 @@ class JobType(ResourceType):
         write_json_atomic(run_dir / "job.json", record)
         command = self._bind(ctx, desired, outputs)
         env = self._environment(ctx, desired, run, run_dir)
+        ctx.log(f"[job.{desired.name}] run {run}; log: {log_path}")
         started = time.monotonic()
-        with compute_slot(ctx, spec.get("compute")):
-            code = self._execute(ctx, command, code_dir, env, log_path, spec, desired.name)
+        try:
+            with compute_slot(ctx, spec.get("compute")):
+                code = self._execute(ctx, command, code_dir, env, log_path, spec, desired.name)
+        except ProviderError as exc:
+            record.update(status="Failed", error=str(exc))
+            write_json_atomic(run_dir / "job.json", record)
+            raise
         if code != 0:
             record.update(status="Failed", exit_code=code)
             write_json_atomic(run_dir / "job.json", record)
@@ -261,7 +269,6 @@ class JobType(ResourceType):
         name: str,
     ) -> int:
         timeout = (spec.get("limits") or {}).get("timeout")
-        deadline = time.monotonic() + float(timeout) if timeout else None
         with log_path.open("w", encoding="utf-8") as log:
             proc = subprocess.Popen(
                 ["bash", "-c", command],
@@ -274,15 +281,28 @@ class JobType(ResourceType):
                 errors="replace",
                 start_new_session=True,  # Ctrl-C stops mlplan's scheduling, not a running job
             )
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                log.write(line)
-                log.flush()
-                ctx.log(f"[job.{name}] {line.rstrip()}")
-                if deadline is not None and time.monotonic() > deadline:
-                    proc.kill()
-                    raise ProviderError(f"job exceeded limits.timeout ({timeout}s); log: {log_path}")
-            return proc.wait()
+
+            def pump() -> None:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    log.write(line)
+                    log.flush()
+                    ctx.log(f"[job.{name}] {line.rstrip()}")
+
+            reader = threading.Thread(target=pump, daemon=True)
+            reader.start()
+            try:
+                code = proc.wait(timeout=float(timeout) if timeout else None)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                reader.join(timeout=5)
+                raise ProviderError(
+                    f"job exceeded limits.timeout ({timeout}s) and was stopped; log: {log_path}"
+                ) from None
+            reader.join(timeout=30)
+            return code
 
 
 def tail(path: Path, lines: int = LOG_TAIL) -> list[str]:
