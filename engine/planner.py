@@ -440,8 +440,8 @@ class Planner:
 
     def _adoptable(self, rt: ResourceType, res: ResourceSpec, desired: Any) -> Observed | None:
         """An existing resource of the same name: ours (adopt) or someone else's (error)."""
-        if rt.versioned and desired.version is None:
-            return None  # a new version will be made; nothing to collide with
+        if (rt.versioned and desired.version is None) or rt.attached:
+            return None  # a new version will be made, or a setting will be set: nothing to collide with
         if not self.options.refresh:
             return None
         found = rt.lookup(self.ctx, res.address.name, desired.version)

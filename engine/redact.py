@@ -53,6 +53,11 @@ class _RedactingType(ResourceType):
         self.mutable_fields = inner.mutable_fields
         self.sensitive_fields = inner.sensitive_fields
         self.can_delete_versions = inner.can_delete_versions
+        self.is_run = inner.is_run
+        self.input_kinds = inner.input_kinds
+        self.change_action = inner.change_action
+        self.attached = inner.attached
+        self.produced_fields = inner.produced_fields
 
     def validate(self, desired: Desired) -> list[Problem]:
         return self.inner.validate(desired)

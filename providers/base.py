@@ -108,6 +108,9 @@ class ResourceType(ABC):
     input_kinds: frozenset[str] | None = None
     # How creates and updates of this kind are shown (e.g. "shift_traffic"); None: create/update.
     change_action: str | None = None
+    # A setting of another resource rather than a resource of its own (an endpoint's traffic):
+    # it exists with its parent, so finding it is no name collision; creating it sets it.
+    attached: bool = False
     # Attributes only known once the resource exists, when it is produced by another (a model a job
     # registers): the engine carries them over from state instead of expecting them up front.
     produced_fields: frozenset[str] = frozenset()

@@ -407,6 +407,7 @@ class TrafficType(ResourceType):
 
     kind = "traffic"
     change_action = "shift_traffic"
+    attached = True
 
     def desired_attributes(self, desired: Desired) -> dict[str, Any]:
         traffic = desired.spec.get("traffic") or {}

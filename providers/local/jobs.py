@@ -28,6 +28,7 @@ import filelock
 
 from mlplan.engine.content import list_files
 from mlplan.engine.errors import ProviderError
+from mlplan.engine.faults import crashpoint
 from mlplan.engine.kinds import is_remote
 from mlplan.providers.base import OWNERSHIP_TAGS, TAG_OPERATION, Context, Desired, Observed, Problem, ResourceType
 from mlplan.providers.local.assets import NOT_LOCAL, user_tags
@@ -212,6 +213,7 @@ class JobType(ResourceType):
                 f"job run {run} failed with exit code {code}; log: {log_path}\n"
                 + "\n".join(f"    {line}" for line in tail(log_path))
             )
+        crashpoint("mid_operation")  # the run is done, its record does not say so yet
         record.update(
             status="Completed",
             duration_s=round(time.monotonic() - started, 3),
