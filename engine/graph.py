@@ -21,6 +21,8 @@ class Graph:
     dag: nx.DiGraph
     refs: dict[Address, list[Reference]] = field(default_factory=dict)
     data_sources: dict[Address, Reference] = field(default_factory=dict)
+    # where each data source is first referenced: (file, line, address of the referencing resource)
+    source_where: dict[Address, tuple[str, int, str]] = field(default_factory=dict)
 
     def dependencies(self, address: Address) -> list[Address]:
         return sorted(self.dag.predecessors(address))
@@ -63,6 +65,7 @@ def _add_references(config: Config, graph: Graph, diags: list[Diagnostic]) -> No
             else:
                 source = Address(ref.target.kind, _source_name(ref))
                 graph.data_sources.setdefault(source, ref)
+                graph.source_where.setdefault(source, (res.file, res.line_of(ref.path), str(address)))
                 graph.dag.add_node(source, managed=False)
                 graph.dag.add_edge(source, address)
         graph.refs[address] = found
@@ -70,8 +73,11 @@ def _add_references(config: Config, graph: Graph, diags: list[Diagnostic]) -> No
 
 def _source_name(ref: Reference) -> str:
     """Data sources are keyed by name and the version asked for (``name:3``, ``name@latest``)."""
-    if ref.registry:
-        return ref.raw.removeprefix("azureml://").replace("/", "_")
+    if ref.registry:  # azureml://registries/<registry>/<kind>/<name>/(versions|labels)/<v>
+        parts = ref.raw.removeprefix("azureml://registries/").split("/")
+        sep = "@" if "/labels/" in ref.raw else ":"
+        tail = f"{sep}{parts[-1]}" if len(parts) >= 5 else ""
+        return f"{parts[0]}/{ref.target.name}{tail}"
     if ref.version is None:
         return ref.target.name
     sep = "@" if ref.is_latest else ":"
@@ -95,6 +101,8 @@ def _add_parents(config: Config, graph: Graph) -> None:
             graph.dag.add_edge(parent, address)
         else:
             graph.data_sources.setdefault(parent, Reference(("endpoint_name",), parent, None, f"azureml:{parent.name}"))
+            res = config.resources[address]
+            graph.source_where.setdefault(parent, (res.file, res.line_of(("endpoint_name",)), str(address)))
             graph.dag.add_node(parent, managed=False)
             graph.dag.add_edge(parent, address)
 

@@ -111,7 +111,8 @@ def refresh(
     for source, ref in graph.data_sources.items():
         rt = resource_type(provider, source.kind, str(source))
         version = None if ref.version in (None, "latest") else ref.version
-        tasks.append((f"source:{source}", functools.partial(rt.lookup, ctx, ref.target.name, version)))
+        name = ref.raw if ref.registry else ref.target.name  # registry assets are known by their URI
+        tasks.append((f"source:{source}", functools.partial(rt.lookup, ctx, name, version)))
     if not tasks:
         return obs
     emit("refresh_start", {"count": len(tasks)})
@@ -124,11 +125,14 @@ def refresh(
                 source = Address.parse(key.removeprefix("source:"))
                 if result is None:
                     ref = graph.data_sources[source]
+                    file, line, user = graph.source_where.get(source, (None, None, str(source)))
                     missing.append(
                         Diagnostic(
                             f"{ref.raw} refers to a {source.kind} that neither this project nor the workspace has",
-                            address=str(source),
-                            hint=f"create it, add it to the project, or fix the reference in {_users(graph, source)}",
+                            file=file,
+                            line=line,
+                            address=user,
+                            hint="create it, add it to the project, or fix the reference",
                         )
                     )
                 else:

@@ -5,8 +5,12 @@ Lives in providers/ because it imports the Azure SDK (lazily: it is slow); the e
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import re
+import warnings
+from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -29,15 +33,17 @@ def loader_problems(kind: str, path: Path, spec: dict[str, Any]) -> list[Problem
     loader_name = _LOADERS.get(kind)
     if loader_name is None:
         return []
-    import azure.ai.ml as aml
-
-    loader: Any = getattr(aml, loader_name)
     override = {k: v for k, v in spec.items() if k != "$schema"}
     sink = io.StringIO()
     try:
-        with redirect_stdout(sink), redirect_stderr(sink):
+        # the SDK prints notices (experimental classes, progress) on import and load: keep them quiet
+        with redirect_stdout(sink), redirect_stderr(sink), _quiet_logging():
+            import azure.ai.ml as aml
+
+            loader: Any = getattr(aml, loader_name)
             entity = loader(source=str(path), params_override=[override])
-            entity._to_rest_object()
+            if kind not in _NO_REST_CHECK:
+                entity._to_rest_object()
     except Exception as exc:  # the SDK raises many unrelated types
         message = _clean(str(exc))
         field = _field(message)
@@ -49,6 +55,22 @@ def loader_problems(kind: str, path: Path, spec: dict[str, Any]) -> list[Problem
             )
         ]
     return []
+
+
+# Endpoints and deployments only become REST bodies with a workspace location: the loader's checks suffice.
+_NO_REST_CHECK = frozenset({"online_endpoint", "online_deployment"})
+
+
+@contextlib.contextmanager
+def _quiet_logging() -> Iterator[None]:
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(previous)
 
 
 def _clean(text: str) -> str:

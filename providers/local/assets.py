@@ -268,7 +268,8 @@ class EnvironmentType(AssetType):
         return problems
 
     def lookup(self, ctx: Context, name: str, version: str | None) -> Observed | None:
-        if name.startswith("AzureML-"):
-            # Curated environments exist in every workspace; the local provider does not build images.
+        if name.startswith(("AzureML-", "azureml://registries/")):
+            # Curated and registry environments exist for every workspace; the local provider does not
+            # build images (jobs and deployments run with mlplan's interpreter), so it takes them as given.
             return Observed(id=f"curated/{name}", attributes={"curated": True}, version=version or "latest")
         return super().lookup(ctx, name, version)

@@ -43,6 +43,10 @@ from mlplan.state.model import now_iso
 SWITCH_GRACE_S = 0.5  # after traffic moves to a new server, let requests already routed to the old one finish
 
 
+def _type_path(desired: Desired) -> tuple[str, ...]:
+    return ("type",) if "type" in desired.spec else ()
+
+
 def endpoint_dir(ctx: Context, endpoint: str) -> Path:
     return workspace_root(ctx) / "endpoints" / endpoint
 
@@ -69,7 +73,19 @@ class OnlineEndpointType(ResourceType):
 
     def validate(self, desired: Desired) -> list[Problem]:
         if (desired.subtype or "managed") != "managed":
-            return [Problem((), f"{desired.subtype} endpoints are {NOT_LOCAL}", "use managedOnlineEndpoint")]
+            return [
+                Problem(
+                    _type_path(desired), f"{desired.subtype} endpoints are {NOT_LOCAL}", "use managedOnlineEndpoint"
+                )
+            ]
+        if desired.spec.get("compute"):  # azure-ai-ml loads an endpoint with a compute as a Kubernetes one
+            return [
+                Problem(
+                    ("compute",),
+                    f"Kubernetes online endpoints (compute:) are {NOT_LOCAL}",
+                    "remove compute: for a managed online endpoint",
+                )
+            ]
         problems = check_fields(desired.spec, {"auth_mode": ("key", "aml_token", "aad_token")})
         mode = str(desired.spec.get("auth_mode", "key")).lower()
         if not problems and mode != "key":
@@ -199,7 +215,11 @@ class OnlineDeploymentType(ResourceType):
     def validate(self, desired: Desired) -> list[Problem]:
         spec = desired.spec
         if (desired.subtype or "managed") != "managed":
-            return [Problem((), f"{desired.subtype} deployments are {NOT_LOCAL}", "use managedOnlineDeployment")]
+            return [
+                Problem(
+                    _type_path(desired), f"{desired.subtype} deployments are {NOT_LOCAL}", "use managedOnlineDeployment"
+                )
+            ]
         problems = check_fields(spec, {"instance_count": int, "app_insights_enabled": bool})
         model = spec.get("model")
         if not isinstance(model, str) or not model.startswith("azureml:") or model.startswith("azureml://"):
@@ -241,6 +261,8 @@ class OnlineDeploymentType(ResourceType):
             "code": desired.content.get("code_configuration.code"),
             "scoring_script": cc.get("scoring_script"),
             "environment": spec.get("environment"),
+            # an inline environment's files count too (a changed conda file updates the deployment)
+            "environment_files": {k: v for k, v in sorted(desired.content.items()) if k.startswith("environment.")},
             "environment_variables": {str(k): str(v) for k, v in (spec.get("environment_variables") or {}).items()},
             "instance_type": spec.get("instance_type"),
             "instance_count": spec.get("instance_count", 1),
