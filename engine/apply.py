@@ -6,6 +6,7 @@ checked against what the plan promised. No printing: progress goes out as events
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 import uuid
@@ -110,7 +111,11 @@ class Applier:
         result = ApplyResult()
         g = execution_graph(self.plan)
         remaining = {n: g.in_degree(n) for n in g.nodes}
-        ready = sorted((n for n, d in remaining.items() if d == 0), key=str)
+        self._priority = _critical_path_priority(g)
+        ready: list[tuple[int, str, Address]] = []
+        for n, d in remaining.items():
+            if d == 0:
+                heapq.heappush(ready, self._priority[n])
         blocked: set[Address] = set()
         running: dict[Future[None], Address] = {}
         halted = False
@@ -118,7 +123,7 @@ class Applier:
         with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool:
             while ready or running:
                 while ready and not halted and len(running) < self.options.parallelism and not self.stop.is_set():
-                    address = ready.pop(0)
+                    address = heapq.heappop(ready)[2]
                     if address in blocked:
                         result.skipped.append(str(address))
                         self._release(g, address, remaining, ready)
@@ -152,13 +157,13 @@ class Applier:
             result.skipped.extend(str(a) for a in sorted(g.nodes, key=str) if str(a) not in finished_set)
         return result
 
-    @staticmethod
-    def _release(g: nx.DiGraph, address: Address, remaining: dict[Address, int], ready: list[Address]) -> None:
+    def _release(
+        self, g: nx.DiGraph, address: Address, remaining: dict[Address, int], ready: list[tuple[int, str, Address]]
+    ) -> None:
         for succ in g.successors(address):
             remaining[succ] -= 1
             if remaining[succ] == 0:
-                ready.append(succ)
-        ready.sort(key=str)
+                heapq.heappush(ready, self._priority[succ])
 
     # -- one operation -------------------------------------------------------------------
     def _execute(self, change: ResourceChange) -> None:
@@ -320,6 +325,14 @@ class Applier:
 
 
 _REAPED = object()
+
+
+def _critical_path_priority(g: nx.DiGraph) -> dict[Address, tuple[int, str, Address]]:
+    """Heap keys: the longest chain of work a node still holds up first, then the address (stable)."""
+    depth: dict[Address, int] = {}
+    for node in reversed(list(nx.topological_sort(g))):
+        depth[node] = 1 + max((depth[s] for s in g.successors(node)), default=0)
+    return {n: (-depth[n], str(n), n) for n in g.nodes}
 
 
 def _message(exc: BaseException) -> str:

@@ -123,7 +123,8 @@ class Backend(ABC):
 
 
 def encode_state(state: State) -> bytes:
-    return json.dumps(state.to_json(), indent=1, sort_keys=False).encode() + b"\n"
+    # compact separators keep json on its C encoder: snapshots are written while operations wait
+    return json.dumps(state.to_json(), separators=(",", ":")).encode() + b"\n"
 
 
 def parse_journal(data: bytes) -> Iterator[dict[str, Any]]:
@@ -137,7 +138,8 @@ def parse_journal(data: bytes) -> Iterator[dict[str, Any]]:
             return
 
 
-def apply_record(state: State, record: dict[str, Any]) -> None:
+def apply_record(state: State, record: dict[str, Any], resource: ResourceState | None = None) -> None:
+    """Fold one journal record into ``state`` (``resource``: the record's resource, already built)."""
     state.serial = int(record["serial"])
     kind = record["t"]
     if kind == "begin":
@@ -151,7 +153,7 @@ def apply_record(state: State, record: dict[str, Any]) -> None:
     elif kind == "end":
         state.pending.pop(record["op"], None)
         if record.get("resource") is not None:
-            res = ResourceState.from_json(record["resource"])
+            res = resource if resource is not None else ResourceState.from_json(record["resource"])
             state.resources[res.address] = res
         elif record.get("removed"):
             state.resources.pop(record["address"], None)
@@ -187,12 +189,13 @@ class Journal:
         self._synced = 0
         self._since_snapshot = 0
 
-    def _record(self, record: dict[str, Any]) -> None:
+    def _record(self, record: dict[str, Any], resource: ResourceState | None = None) -> None:
+        body = json.dumps(record, separators=(",", ":"))[:-1]  # encoded outside the lock
         with self._lock:
-            record["serial"] = self.state.serial + 1
-            record["lineage"] = self.state.lineage
-            apply_record(self.state, record)
-            self._sink.append(json.dumps(record, separators=(",", ":")).encode() + b"\n")
+            record["serial"] = serial = self.state.serial + 1
+            apply_record(self.state, record, resource)
+            line = f'{body},"serial":{serial},"lineage":"{self.state.lineage}"}}\n'
+            self._sink.append(line.encode())
             self._appended += 1
             mine = self._appended
             self._since_snapshot += 1
@@ -217,7 +220,8 @@ class Journal:
                 "resource": resource.to_json() if resource is not None else None,
                 "removed": removed,
                 "ts": now_iso(),
-            }
+            },
+            resource,
         )
 
     def abort(self, op_id: str, address: str) -> None:

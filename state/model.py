@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,11 +35,15 @@ class ResourceState:
     on_remove: str = "archive"  # remembered, so that removing the resource's settings with it is fine
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # shallow: the values are only encoded, never changed through this dict
+        return {name: getattr(self, name) for name in _RESOURCE_FIELDS}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ResourceState:
         return cls(**data)
+
+
+_RESOURCE_FIELDS = tuple(f.name for f in fields(ResourceState))
 
 
 @dataclass
