@@ -103,7 +103,7 @@ class Applier:
         self.options = options
         self.emit = emit
         self.stop = stop or threading.Event()
-        self.cache = ContentCache()
+        self.cache = ContentCache(config.digests)
         self.changes = {c.address: c for c in plan.changes}
 
     # -- scheduling ------------------------------------------------------------------------

@@ -20,12 +20,14 @@ import yaml
 
 from mlplan.engine import kinds
 from mlplan.engine.address import KINDS, Address
+from mlplan.engine.content import DigestCache
 from mlplan.engine.durations import parse_duration
 from mlplan.engine.errors import Diagnostic, ValidationFailed
 from mlplan.engine.interpolate import Interpolator, line_for_path
-from mlplan.engine.yamlio import LineDict, YamlError, line_of, load_file, plain
+from mlplan.engine.yamlio import LineDict, Lines, YamlError, line_of, load_file, load_plain, plain
 
 PROJECT_FILE = "mlplan.yaml"
+DIGEST_CACHE = ".mlplan/cache/digests.json"
 DEFAULT_ENV = "local"
 DEFAULT_LOCAL_ENV: dict[str, Any] = {"provider": "local"}
 
@@ -64,13 +66,14 @@ class ResourceSpec:
     depends_on: tuple[Address, ...] = ()
     depends_on_line: int | None = None  # line of its depends_on in mlplan.yaml
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
-    raw: Any = None  # the interpolated LineDict, for line lookups
+    lines: Lines | None = None  # line numbers of the file's keys, for messages
     # edges mlplan knows without being told: a produced model's job, a traffic split's deployments
     implicit_deps: tuple[Address, ...] = ()
     produced_by: Address | None = None  # the job whose output this asset is registered from
 
     def line_of(self, path: tuple[str, ...]) -> int:
-        return line_for_path(self.raw, path) or self.line
+        found = self.lines.line(path) if self.lines is not None else None
+        return found or self.line
 
     def diag(self, message: str, path: tuple[str, ...] = (), hint: str | None = None) -> Diagnostic:
         return Diagnostic(message, file=self.file, line=self.line_of(path), address=str(self.address), hint=hint)
@@ -87,6 +90,7 @@ class Config:
     outputs: dict[str, dict[str, Any]]
     promotion: dict[str, Any]
     project_file: str = PROJECT_FILE
+    digests: DigestCache = field(default_factory=DigestCache)  # file digests by stat, across runs
 
 
 @functools.cache
@@ -197,6 +201,7 @@ def load(
         resources=resources,
         outputs=plain(outputs_raw or {}),
         promotion=plain(body.get("promotion") or {}),
+        digests=DigestCache(root / DIGEST_CACHE),
     )
     if out.items:
         raise ValidationFailed(out.items, partial=config)
@@ -340,7 +345,8 @@ def _load_resources(
     out: _Collector,
 ) -> dict[Address, ResourceSpec]:
     resources: dict[Address, ResourceSpec] = {}
-    seen_files: set[Path] = set()
+    seen_files: set[str] = set()
+    root_text = str(root)
     explicit = body.get("resources") is not None
     for pattern, glob_kind, glob_line in _resource_globs(body):
         matches = sorted(glob.glob(pattern, root_dir=root, recursive=True))
@@ -354,13 +360,13 @@ def _load_resources(
                 )
             )
         for rel in matches:
-            path = (root / rel).resolve()
-            if path in seen_files or not path.is_file() or path.name == PROJECT_FILE:
+            # os.path, not Path.resolve: this loop runs once per file of a large project
+            key = os.path.normpath(os.path.join(root_text, rel))
+            if key in seen_files or os.path.basename(rel) == PROJECT_FILE or _is_hidden(rel) or not os.path.isfile(key):
                 continue
-            if _is_hidden(rel):
-                continue
-            seen_files.add(path)
-            spec = _load_resource_file(root, path, glob_kind, interp, env, settings, out, explicit)
+            seen_files.add(key)
+            display = os.path.normpath(rel)
+            spec = _load_resource_file(root, Path(key), display, glob_kind, interp, env, settings, out, explicit)
             if spec is None:
                 continue
             if spec.address in resources:
@@ -423,7 +429,6 @@ def _job_outputs(job: ResourceSpec, out: _Collector) -> list[ResourceSpec]:
     for output, decl in (job.spec.get("outputs") or {}).items():
         if not isinstance(decl, dict) or not decl.get("name"):
             continue
-        raw = job.raw.get("outputs", {}).get(output) if isinstance(job.raw, dict) else None
         otype = str(decl.get("type", "uri_folder")).lower()
         kind = OUTPUT_KINDS.get(otype)
         if kind is None:
@@ -451,7 +456,7 @@ def _job_outputs(job: ResourceSpec, out: _Collector) -> list[ResourceSpec]:
                 line=job.line_of(("outputs", output)),
                 base_dir=job.base_dir,
                 subtype=otype,
-                raw=raw,
+                lines=job.lines.sub("outputs", output) if job.lines is not None else None,
                 implicit_deps=(job.address,),
                 produced_by=job.address,
             )
@@ -498,19 +503,19 @@ def _traffic(endpoint: ResourceSpec, resources: Mapping[Address, ResourceSpec], 
         file=endpoint.file,
         line=endpoint.line_of(("traffic",)),
         base_dir=endpoint.base_dir,
-        raw=None,
         implicit_deps=(endpoint.address, *deployments),
     )
 
 
 def _is_hidden(rel: str) -> bool:
-    parts = Path(rel).parts
+    parts = rel.split(os.sep)
     return any(p.startswith(".") for p in parts) or "node_modules" in parts
 
 
 def _load_resource_file(
     root: Path,
     path: Path,
+    display: str,
     glob_kind: str | None,
     interp: Interpolator,
     env: EnvironmentConfig,
@@ -518,13 +523,13 @@ def _load_resource_file(
     out: _Collector,
     explicit: bool,
 ) -> ResourceSpec | None:
-    display = os.path.relpath(path, root)
     try:
-        raw = load_file(path, display)
+        raw = load_plain(path, display)
     except YamlError as exc:
         out.add(exc.diagnostic)
         return None
-    if not isinstance(raw, LineDict):
+    lines = Lines(path, display)
+    if not isinstance(raw, dict):
         if explicit:
             out.add(Diagnostic("a resource file must be a YAML mapping", file=display, line=1))
         return None
@@ -539,7 +544,7 @@ def _load_resource_file(
                 Diagnostic(
                     f"unknown kind: $schema {schema_url!r} is not an Azure ML CLI v2 schema mlplan knows",
                     file=display,
-                    line=line_of(raw, "$schema"),
+                    line=lines.line(("$schema",)),
                     hint="use a schema from the table in README.md (e.g. .../latest/environment.schema.json),"
                     " or set `kind:` on the resources glob",
                 )
@@ -564,10 +569,9 @@ def _load_resource_file(
     pending: list[Diagnostic] = []  # interpolation errors get the address once it is known
 
     def on_error(message: str, p: tuple[str, ...]) -> None:
-        pending.append(Diagnostic(message, file=display, line=line_for_path(raw, p), hint=_var_hint(message)))
+        pending.append(Diagnostic(message, file=display, line=lines.line(p), hint=_var_hint(message)))
 
-    spec_ld = interp.value(raw, on_error)
-    spec = plain(spec_ld)
+    spec = interp.value(raw, on_error)
     name = _resource_name(kind, spec, path)
     guess = f"{kind}.{name}" if name else None
     for d in pending:
@@ -589,7 +593,7 @@ def _load_resource_file(
             Diagnostic(
                 f"invalid {kind} name {name!r}",
                 file=display,
-                line=line_of(spec_ld, "name"),
+                line=lines.line(("name",)),
                 hint="names start with a letter or digit and use letters, digits, '-', '_' and '.'",
             )
         )
@@ -604,7 +608,7 @@ def _load_resource_file(
         line=1,
         base_dir=path.parent,
         subtype=subtype,
-        raw=spec_ld,
+        lines=lines,
     )
     _check_paths(res, out)
     _apply_settings(res, settings.get(str(address)) or {}, env)
@@ -639,7 +643,7 @@ def _check_paths(res: ResourceSpec, out: _Collector) -> None:
         value = get_dotted(res.spec, dotted)
         if not isinstance(value, str) or kinds.is_remote(value):
             continue
-        if not (res.base_dir / value).exists():
+        if not os.path.exists(os.path.join(res.base_dir, value)):
             out.add(
                 res.diag(
                     f"{dotted}: referenced file {value!r} does not exist",

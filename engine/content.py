@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,12 +33,60 @@ def _ignore_spec(folder: Path) -> pathspec.PathSpec[Any] | None:
     return None
 
 
-def file_digest(path: Path) -> str:
+def _sha256(path: str) -> str:
     h = hashlib.sha256()
-    with path.open("rb") as fh:
+    with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
             h.update(chunk)
     return h.hexdigest()
+
+
+class DigestCache:
+    """File digests keyed by (size, mtime_ns, inode), as git's index does: a stat instead of a read.
+
+    A file changed within the same mtime tick as its caching could be missed, so files modified in
+    the last ``RACY_S`` seconds are never cached. Kept in ``.mlplan/cache/digests.json``.
+    """
+
+    RACY_S = 2.0
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.entries: dict[str, list[Any]] = {}
+        self.dirty = False
+        if path is not None:
+            try:
+                self.entries = json.loads(path.read_text())
+            except (OSError, ValueError):
+                self.entries = {}
+
+    def digest(self, path: str) -> str:
+        st = os.stat(path)
+        key = [st.st_size, st.st_mtime_ns, st.st_ino]
+        hit = self.entries.get(path)
+        if hit is not None and hit[:3] == key:
+            return str(hit[3])
+        d = _sha256(path)
+        if time.time() - st.st_mtime > self.RACY_S:
+            self.entries[path] = [*key, d]
+            self.dirty = True
+        return d
+
+    def save(self) -> None:
+        if self.path is None or not self.dirty:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.entries, separators=(",", ":")))
+        os.replace(tmp, self.path)  # a cache: atomic, but no fsync needed
+        self.dirty = False
+
+
+_NO_CACHE = DigestCache()
+
+
+def file_digest(path: Path, cache: DigestCache = _NO_CACHE) -> str:
+    return cache.digest(str(path)) if cache is not _NO_CACHE else _sha256(str(path))
 
 
 def list_files(folder: Path) -> list[str]:
@@ -57,12 +107,12 @@ def list_files(folder: Path) -> list[str]:
     return out
 
 
-def hash_path(path: Path) -> Content:
+def hash_path(path: Path, cache: DigestCache = _NO_CACHE) -> Content:
     """Hash a file or folder; the digest covers relative names and contents."""
-    if path.is_file():
-        d = file_digest(path)
+    if os.path.isfile(path):
+        d = file_digest(path, cache)
         return Content(d, {path.name: d})
-    files = {rel: file_digest(path / rel) for rel in list_files(path)}
+    files = {rel: file_digest(path / rel, cache) for rel in list_files(path)}
     h = hashlib.sha256()
     for rel, d in files.items():
         h.update(rel.encode())

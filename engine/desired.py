@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from mlplan.engine import kinds
 from mlplan.engine.address import Address
 from mlplan.engine.config import RUN_PLACEHOLDER, ResourceSpec, get_dotted
-from mlplan.engine.content import Content, hash_path
+from mlplan.engine.content import Content, DigestCache, hash_path
 from mlplan.engine.plan import UNKNOWN
 from mlplan.engine.references import Reference
 from mlplan.providers.base import TAG_ADDRESS, TAG_OPERATION, TAG_PROJECT, Desired
@@ -21,14 +22,16 @@ from mlplan.providers.base import TAG_ADDRESS, TAG_OPERATION, TAG_PROJECT, Desir
 class ContentCache:
     """Hashes each local path once per run."""
 
-    def __init__(self) -> None:
-        self._cache: dict[Path, Content] = {}
+    def __init__(self, digests: DigestCache | None = None) -> None:
+        self._cache: dict[str, Content] = {}
+        self.digests = digests or DigestCache()
 
     def get(self, path: Path) -> Content:
-        path = path.resolve()
-        if path not in self._cache:
-            self._cache[path] = hash_path(path)
-        return self._cache[path]
+        key = os.path.normpath(path)  # not resolve(): this runs once per resource
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = hash_path(Path(key), self.digests)
+        return found
 
 
 def content_of(res: ResourceSpec, cache: ContentCache) -> dict[str, Content]:
@@ -36,7 +39,7 @@ def content_of(res: ResourceSpec, cache: ContentCache) -> dict[str, Content]:
     for dotted in kinds.PATH_FIELDS.get(res.address.kind, ()):
         value = get_dotted(res.spec, dotted)
         if isinstance(value, str) and not kinds.is_remote(value):
-            out[dotted] = cache.get(res.base_dir / value)
+            out[dotted] = cache.get(Path(os.path.join(res.base_dir, value)))
     return out
 
 
@@ -59,6 +62,8 @@ def resolve_references(
     ``versions`` maps a referenced address to its concrete version (None: not known until apply).
     References whose target is not in ``versions`` are left as written.
     """
+    if not any(ref.is_latest and ref.target in versions and not ref.registry for ref in refs):
+        return spec  # nothing to substitute: no copy
     out = copy.deepcopy(spec)
     for ref in refs:
         if ref.target not in versions or ref.version is None or ref.registry:

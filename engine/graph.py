@@ -23,13 +23,16 @@ class Graph:
     data_sources: dict[Address, Reference] = field(default_factory=dict)
     # where each data source is first referenced: (file, line, address of the referencing resource)
     source_where: dict[Address, tuple[str, int, str]] = field(default_factory=dict)
+    _order: list[Address] | None = None
 
     def dependencies(self, address: Address) -> list[Address]:
         return sorted(self.dag.predecessors(address))
 
     def order(self) -> list[Address]:
-        """Dependencies first; ties broken by address for a stable plan."""
-        return list(nx.lexicographical_topological_sort(self.dag, key=str))
+        """Dependencies first, generation by generation; each generation by address, for a stable plan."""
+        if self._order is None:
+            self._order = [a for gen in nx.topological_generations(self.dag) for a in sorted(gen, key=str)]
+        return self._order
 
 
 def build(config: Config) -> Graph:
@@ -109,9 +112,10 @@ def _add_parents(config: Config, graph: Graph) -> None:
 
 def _check_acyclic(config: Config, graph: Graph) -> None:
     try:
-        cycle = nx.find_cycle(graph.dag)
-    except nx.NetworkXNoCycle:
+        graph.order()  # a topological sort fails exactly when there is a cycle
         return
+    except nx.NetworkXUnfeasible:
+        cycle = nx.find_cycle(graph.dag)
     members = [str(u) for u, _v in cycle]
     message = "dependency cycle: " + " -> ".join([*members, members[0]])
     hint = "remove one of these references or depends_on entries to break the cycle"

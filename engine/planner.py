@@ -167,7 +167,7 @@ class Planner:
         self.ctx = ctx
         self.options = options
         self.emit = emit
-        self.cache = ContentCache()
+        self.cache = ContentCache(config.digests)
         self.now = options.now or datetime.now(UTC)
         self.changes: dict[Address, ResourceChange] = {}
         self.hashes: dict[Address, str] = {}
