@@ -23,9 +23,11 @@ from mlplan.engine.desired import (
     ContentCache,
     content_of,
     make_desired,
+    observed_of,
     ownership_tags,
     resolve_references,
     resolve_run,
+    state_of,
 )
 from mlplan.engine.diffing import field_changes, reason_for
 from mlplan.engine.errors import MlplanError, ProviderError
@@ -205,7 +207,7 @@ class Applier:
 
     def _current(self, address: Address) -> tuple[ResourceState, Observed]:
         rs = self.journal.state.resources[str(address)]
-        return rs, Observed(rs.id, rs.attributes, rs.version, rs.tags, rs.outputs, rs.secrets)
+        return rs, observed_of(rs)
 
     def _operate(self, change: ResourceChange, op_id: str) -> ResourceState | object | None:
         address, action = change.address, change.action
@@ -305,21 +307,14 @@ class Applier:
         prior = self.journal.state.resources.get(str(address))
         now = now_iso()
         keep_created = prior is not None and change.action is Action.UPDATE and prior.status == "live"
-        return ResourceState(
-            address=str(address),
-            kind=address.kind,
-            id=observed.id,
-            provider=self.provider.name,
-            version=observed.version,
-            attributes=observed.attributes,
-            outputs=observed.outputs,
-            secrets=observed.secrets,
-            tags=observed.tags,
+        return state_of(
+            address,
+            self.provider.name,
+            observed,
             input_hash=change.input_hash,
             content={k: c.files for k, c in content.items() if len(c.files) <= 1000},
             dependencies=[str(d) for d in change.depends_on],
             created_at=prior.created_at if keep_created and prior else now,
-            updated_at=now,
             on_remove=self.config.resources[address].lifecycle.on_remove,
         )
 

@@ -16,7 +16,8 @@ from mlplan.engine.config import RUN_PLACEHOLDER, ResourceSpec, get_dotted
 from mlplan.engine.content import Content, DigestCache, hash_path
 from mlplan.engine.plan import UNKNOWN
 from mlplan.engine.references import Reference
-from mlplan.providers.base import TAG_ADDRESS, TAG_OPERATION, TAG_PROJECT, Desired
+from mlplan.providers.base import TAG_ADDRESS, TAG_OPERATION, TAG_PROJECT, Desired, Observed
+from mlplan.state.model import ResourceState, now_iso
 
 
 class ContentCache:
@@ -85,6 +86,29 @@ def resolve_run(spec: dict[str, Any], producer: Address, state: Any) -> dict[str
     if not isinstance(path, str) or placeholder not in path:
         return spec
     return {**spec, "path": path.replace(placeholder, str(run) if run else UNKNOWN)}
+
+
+def observed_of(rs: ResourceState) -> Observed:
+    """What state last saw of a resource, in the provider's terms."""
+    return Observed(rs.id, rs.attributes, rs.version, rs.tags, rs.outputs, rs.secrets)
+
+
+def state_of(address: Address, provider: str, observed: Observed, **extra: Any) -> ResourceState:
+    """A state entry for what a provider reports; ``extra`` sets the engine's own fields."""
+    now = now_iso()
+    fields: dict[str, Any] = {"created_at": now, "updated_at": now, **extra}
+    return ResourceState(
+        address=str(address),
+        kind=address.kind,
+        id=observed.id,
+        provider=provider,
+        version=observed.version,
+        attributes=observed.attributes,
+        outputs=observed.outputs,
+        secrets=observed.secrets,
+        tags=observed.tags,
+        **fields,
+    )
 
 
 def ownership_tags(project: str, address: Address, op_id: str) -> dict[str, str]:

@@ -25,6 +25,7 @@ from mlplan.engine.desired import (
     content_of,
     input_hash,
     make_desired,
+    observed_of,
     resolve_references,
     resolve_run,
 )
@@ -229,7 +230,7 @@ class Planner:
             if observed is not None:
                 observed = replace(observed, attributes=mask_previous(rs.attributes, observed.attributes))
             return rs, observed, True
-        return rs, Observed(rs.id, rs.attributes, rs.version, rs.tags, rs.outputs, rs.secrets), False
+        return rs, observed_of(rs), False
 
     def _versions(self, res: ResourceSpec) -> dict[Address, str | None]:
         """Concrete versions of what ``res`` references: None while a dependency is being (re)made."""

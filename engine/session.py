@@ -19,6 +19,7 @@ from mlplan.engine import graph as graph_mod
 from mlplan.engine.address import Address
 from mlplan.engine.apply import Applier, ApplyOptions, ApplyResult
 from mlplan.engine.config import Config, load
+from mlplan.engine.desired import observed_of, state_of
 from mlplan.engine.errors import (
     Diagnostic,
     MlplanError,
@@ -33,7 +34,7 @@ from mlplan.engine.plan import Action, Plan
 from mlplan.engine.planner import PlanOptions, make_plan, resource_type, validate
 from mlplan.engine.redact import RedactingProvider, Redactor
 from mlplan.providers import REGISTRY, load_provider
-from mlplan.providers.base import Context, Observed, Provider, secret_hash
+from mlplan.providers.base import Context, Provider, secret_hash
 from mlplan.state.backend import Backend, Journal
 from mlplan.state.model import ResourceState, State, now_iso
 
@@ -149,20 +150,12 @@ def reconcile(session: Session, state: State, emit: Event = _quiet) -> int:
             else:
                 found = rt.find_owned(session.ctx, op.name or op.address.split(".", 1)[1], op.op_id)
                 if found is not None:
-                    adopted = ResourceState(
-                        address=op.address,
-                        kind=kind,
-                        id=found.id,
-                        provider=session.provider.name,
-                        version=found.version,
-                        attributes=found.attributes,
-                        outputs=found.outputs,
-                        secrets=found.secrets,
-                        tags=found.tags,
-                        input_hash="",
+                    adopted = state_of(
+                        Address.parse(op.address),
+                        session.provider.name,
+                        found,
                         dependencies=rs.dependencies if rs else [],
                         created_at=rs.created_at if rs and op.action == "update" else now_iso(),
-                        updated_at=now_iso(),
                     )
                     journal.end(op.op_id, op.address, adopted)
                     emit("reconciled", {"address": op.address, "outcome": f"adopted {found.id}"})
@@ -327,8 +320,7 @@ def credentials(session: Session, state: State) -> dict[str, dict[str, str]]:
         rt = session.provider.resource_type(rs.kind)
         if rt is None or rs.status != "live":
             continue
-        current = Observed(rs.id, rs.attributes, rs.version, rs.tags, rs.outputs, rs.secrets)
-        found = rt.credentials(session.ctx, current)
+        found = rt.credentials(session.ctx, observed_of(rs))
         if found:
             out[address] = found
     return out
@@ -345,19 +337,7 @@ def import_resource(session: Session, state: State, address: Address, ident: str
     observed = rt.read(session.ctx, ident)
     if observed is None:
         raise ProviderError(f"no {address.kind} with id {ident!r} exists in the workspace", address=str(address))
-    rs = ResourceState(
-        address=str(address),
-        kind=address.kind,
-        id=observed.id,
-        provider=session.provider.name,
-        version=observed.version,
-        attributes=observed.attributes,
-        outputs=observed.outputs,
-        secrets=observed.secrets,
-        tags=observed.tags,
-        created_at=now_iso(),
-        updated_at=now_iso(),
-    )
+    rs = state_of(address, session.provider.name, observed)
     journal = session.backend.journal(state)
     try:
         journal.begin("import", str(address), "import")

@@ -73,14 +73,17 @@ def load_text(text: str, file: str) -> Any:
         raise YamlError(Diagnostic(f"malformed YAML: {exc}", file=file, hint="fix the YAML syntax")) from exc
 
 
-def load_file(path: Path, display: str) -> Any:
+def _read(path: Path, display: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise YamlError(Diagnostic(f"cannot read file: {exc.strerror}", file=display)) from exc
     except UnicodeDecodeError as exc:
         raise YamlError(Diagnostic("file is not UTF-8 text", file=display)) from exc
-    return load_text(text, display)
+
+
+def load_file(path: Path, display: str) -> Any:
+    return load_text(_read(path, display), display)
 
 
 def line_of(node: Any, key: str | None = None) -> int | None:
@@ -106,12 +109,7 @@ _FastLoader: Any = _Base  # libyaml's parser and the stock constructor: what the
 
 def load_plain(path: Path, display: str) -> Any:
     """Parse a file fast, without line numbers (see ``Lines`` for them, when an error needs one)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise YamlError(Diagnostic(f"cannot read file: {exc.strerror}", file=display)) from exc
-    except UnicodeDecodeError as exc:
-        raise YamlError(Diagnostic("file is not UTF-8 text", file=display)) from exc
+    text = _read(path, display)
     try:
         return yaml.load(text, Loader=_FastLoader)
     except yaml.YAMLError:
