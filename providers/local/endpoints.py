@@ -328,10 +328,17 @@ class OnlineDeploymentType(ResourceType):
         env.update({str(k): str(v) for k, v in (spec.get("environment_variables") or {}).items()})
         env.update(AZUREML_MODEL_DIR=str(model_dir), AZUREML_ENTRY_SCRIPT=str(cc["scoring_script"]))
         env.pop("MLPLAN_CRASHPOINT", None)
-        azmlinfsrv = Path(sys.executable).parent / "azmlinfsrv"
         marker = f"--port {port}"
         server = serving.start(
-            [str(azmlinfsrv), "--entry_script", str(code_dir / cc["scoring_script"]), "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "mlplan.providers.local.infsrv",  # azmlinfsrv, bound to loopback
+                "--entry_script",
+                str(code_dir / cc["scoring_script"]),
+                "--port",
+                str(port),
+            ],
             env=env,
             cwd=code_dir,
             log=folder / "server.log",

@@ -53,6 +53,17 @@ def quickstart(tmp_path: Path) -> Iterator[Path]:
                 os.killpg(pid, signal.SIGKILL)
 
 
+def listening_addresses(port: int) -> set[str]:
+    """Local IPv4 addresses listening on ``port`` (from /proc/net/tcp: state 0A is LISTEN)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, port_hex = local.split(":")
+        if state == "0A" and int(port_hex, 16) == port:
+            found.add(".".join(str(int(address[i : i + 2], 16)) for i in (6, 4, 2, 0)))
+    return found
+
+
 def endpoint(project: Path) -> tuple[str, str]:
     r = run_mlplan("-C", str(project), "output", "--json", "--show-sensitive")
     data = json.loads(r.out)
@@ -101,6 +112,11 @@ def test_quickstart_serves_predictions_with_a_key(quickstart: Path) -> None:
     assert body == {"predictions": [0, 1]}  # the sample's true labels
     assert score(uri, None)[0] == 401
     assert score(uri, "not-the-key")[0] == 401
+    # the deployment's own server is reachable on loopback only, behind the endpoint's key check
+    ws = quickstart / ".mlplan/local-workspace/endpoints/cancer"
+    for server_file in (*ws.glob("deployments/blue/*/server.json"), ws / "router.json"):
+        port = json.loads(server_file.read_text())["port"]
+        assert listening_addresses(port) == {"127.0.0.1"}, server_file
     r = run_mlplan("-C", str(quickstart), "plan", "--detailed-exitcode")
     assert r.code == 0, r.text
     state = json.loads(run_mlplan("-C", str(quickstart), "state", "pull").out)
