@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from mlplan.engine import kinds
-from mlplan.engine.address import KINDS, Address
+from mlplan.engine.address import Address
 from mlplan.engine.content import DigestCache
 from mlplan.engine.durations import parse_duration
 from mlplan.engine.errors import Diagnostic, ValidationFailed
@@ -106,10 +106,6 @@ class _Collector:
 
     def add(self, d: Diagnostic) -> None:
         self.items.append(d)
-
-
-def find_root(start: Path) -> Path:
-    return start.resolve()
 
 
 def load(
@@ -696,7 +692,3 @@ def _check_settings(
                         hint="depends_on must name a resource of this project (KIND.NAME)",
                     )
                 )
-
-
-def kind_names() -> str:
-    return ", ".join(KINDS)

@@ -134,7 +134,7 @@ def make_desired(
     )
 
 
-def input_hash(res: ResourceSpec, content: Mapping[str, Content], dep_hashes: list[str], variables_hash: str) -> str:
+def input_hash(res: ResourceSpec, content: Mapping[str, Content], dep_hashes: list[str]) -> str:
     """Everything that determines the resource: its written spec, its files, its dependencies' inputs."""
     h = hashlib.sha256()
     h.update(json.dumps(res.spec, sort_keys=True, default=str).encode())
@@ -142,5 +142,4 @@ def input_hash(res: ResourceSpec, content: Mapping[str, Content], dep_hashes: li
         h.update(f"\0{k}={content[k].digest}".encode())
     for d in sorted(dep_hashes):
         h.update(f"\0dep={d}".encode())
-    _ = variables_hash  # variables act through the interpolated spec already
     return h.hexdigest()[:32]

@@ -75,6 +75,3 @@ def is_remote(path: str) -> bool:
 
 # Kinds whose versions are immutable (Azure ML assets): a content change makes a new version.
 VERSIONED_KINDS = frozenset({"data", "environment", "model"})
-
-# Which field holds the resource's name, per kind.
-NAME_FIELD = {"arm_deployment": None}

@@ -16,7 +16,6 @@ from typing import Any
 
 import networkx as nx
 
-from mlplan.engine import kinds
 from mlplan.engine.address import Address
 from mlplan.engine.config import Config, ResourceSpec
 from mlplan.engine.content import describe_change
@@ -263,7 +262,7 @@ class Planner:
             for d in self.graph.dependencies(address)
             if d in self.config.resources and (rt.input_kinds is None or d.kind in rt.input_kinds)
         ]
-        ihash = input_hash(res, content, [self.hashes[d] for d in deps], "")
+        ihash = input_hash(res, content, [self.hashes[d] for d in deps])
         self.hashes[address] = ihash
         spec = resolve_references(res.spec, self.graph.refs.get(address, []), self._versions(res))
         rs, observed, _refreshed = self._observed(address)
@@ -598,6 +597,3 @@ def make_plan(
     emit: Event = lambda _k, _d: None,
 ) -> Plan:
     return Planner(config, graph, state, provider, ctx, options, emit).run()
-
-
-__all__ = ["UNKNOWN", "PlanOptions", "kinds", "make_plan", "refresh", "validate"]

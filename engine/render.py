@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from mlplan.engine.diffing import short
+from mlplan.engine.plan import Action
 
 _ORDER = [
     "create",
@@ -26,22 +27,6 @@ _ORDER = [
     "read",
     "no_op",
 ]
-_SYMBOL = {
-    "create": "+",
-    "new_version": "+v",
-    "update": "~",
-    "replace": "-/+",
-    "delete": "-",
-    "archive": "-a",
-    "adopt": "+s",
-    "forget": "-s",
-    "read": "<=",
-    "no_op": " ",
-    "train": "*t",
-    "evaluate": "*e",
-    "promote": "*p",
-    "shift_traffic": "~t",
-}
 _VERB = {
     "create": "to create",
     "new_version": "new version(s)",
@@ -56,6 +41,10 @@ _VERB = {
     "promote": "to promote",
     "shift_traffic": "traffic shift(s)",
 }
+
+
+def _symbol(action: str) -> str:
+    return Action(action).symbol if action in Action._value2member_map_ else "?"
 
 
 def summary(plan: dict[str, Any]) -> str:
@@ -88,7 +77,7 @@ def text(plan: dict[str, Any], verbose: bool = False) -> str:
     lines.append(head + f" (state serial {plan['serial']}):")
     shown = plan["changes"] if verbose else _changed(plan)
     for c in shown:
-        sym = _SYMBOL.get(c["action"], "?")
+        sym = _symbol(c["action"])
         lines.append(f"  {sym:>3} {c['address']}  ({c['action']})")
         lines.append(f"        {c['reason']}")
         for ch in c.get("changes", [])[:20]:
@@ -111,7 +100,7 @@ def markdown(plan: dict[str, Any]) -> str:
         out += ["| | address | action | why |", "|---|---|---|---|"]
         for c in changed:
             reason = c["reason"].replace("|", "\\|")
-            out.append(f"| `{_SYMBOL.get(c['action'], '?')}` | `{c['address']}` | {c['action']} | {reason} |")
+            out.append(f"| `{_symbol(c['action'])}` | `{c['address']}` | {c['action']} | {reason} |")
         details = [c for c in changed if c.get("changes")]
         if details:
             out += ["", "<details><summary>Field changes</summary>", "", "```diff"]

@@ -6,8 +6,6 @@ Each function is a library call (no printing, no prompting); the CLI renders wha
 from __future__ import annotations
 
 import gc
-import hashlib
-import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -345,7 +343,3 @@ def import_resource(session: Session, state: State, address: Address, ident: str
     finally:
         journal.close()
     return rs
-
-
-def fingerprint(data: Any) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]

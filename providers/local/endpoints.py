@@ -169,7 +169,7 @@ class OnlineEndpointType(ResourceType):
             os.chmod(folder / "keys.json", 0o600)
         with routes(ctx, desired.name) as table:
             table["auth_mode"] = attrs["auth_mode"]
-            table["key_hashes"] = [serving_hash(k) for k in keys.values()]
+            table["key_hashes"] = [secret_hash(k) for k in keys.values()]
 
     def create(self, ctx: Context, desired: Desired) -> Observed:
         root = workspace_root(ctx)
@@ -202,10 +202,6 @@ class OnlineEndpointType(ResourceType):
             serving.stop(router)
             serving.release_port(workspace_root(ctx), router.port)
         remove_tree(folder)
-
-
-def serving_hash(key: str) -> str:
-    return secret_hash(key)
 
 
 # -- deployments -----------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ its pid, port and command so that ``read`` can tell a live server from a dead on
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -151,7 +150,3 @@ def stop(server: Server, grace: float = 10.0) -> None:
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(server.pid, signal.SIGKILL)
-
-
-def dump(obj: object) -> str:
-    return json.dumps(obj, sort_keys=True)
