@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, Result, run_mlplan
+from tests.processes import alive, server_pids
 
 pytestmark = pytest.mark.slow
 
@@ -69,19 +70,6 @@ def plan_json(root: Path) -> dict[str, dict[str, Any]]:
     assert r.code == 0, r.text
     assert "Traceback" not in r.text, r.text
     return {c["address"]: c for c in json.loads(r.out)["changes"]}
-
-
-def server_pids(root: Path) -> list[int]:
-    ws = root / ".mlplan/local-workspace/endpoints"
-    return [json.loads(p.read_text())["pid"] for p in ws.glob("**/*.json") if p.name in ("server.json", "router.json")]
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def destroy(root: Path, started: list[int]) -> Result:

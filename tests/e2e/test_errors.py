@@ -41,6 +41,12 @@ variables:
 """
 
 
+def data_yml(extra: str = "", path: str = "../files/iris.csv") -> str:
+    """The project's data asset file (line 1 $schema, 2 name, 3 type, 4 path), with ``extra`` lines after."""
+    text = f"$schema: {SCHEMA}/data.schema.json\nname: iris\ntype: uri_file\npath: {path}\n"
+    return text + (extra + "\n" if extra else "")
+
+
 def _project_with(tail: str) -> str:
     return PROJECT_HEAD.lstrip("\n") + tail.lstrip("\n")
 
@@ -181,14 +187,7 @@ def test_missing_data_path(applied: tuple[Path, dict[str, bytes]]) -> None:
     root, snap = applied
     write(
         root,
-        {
-            "res/data.yml": f"""
-            $schema: {SCHEMA}/data.schema.json
-            name: iris
-            type: uri_file
-            path: ../files/missing.csv
-            """
-        },
+        {"res/data.yml": data_yml(path="../files/missing.csv")},
     )
     assert_refused(root, snap, where="res/data.yml:4", address="data.iris", says=["missing.csv"])
 
@@ -215,14 +214,7 @@ def test_duplicate_address_names_both_files(applied: tuple[Path, dict[str, bytes
     root, snap = applied
     write(
         root,
-        {
-            "res/data_copy.yml": f"""
-            $schema: {SCHEMA}/data.schema.json
-            name: iris
-            type: uri_file
-            path: ../files/iris.csv
-            """
-        },
+        {"res/data_copy.yml": data_yml()},
     )
     (r, _) = assert_refused(root, snap, where="res/data_copy.yml:2", address="data.iris", says=["duplicate"])
     line = next(ln for ln in r.text.splitlines() if "res/data_copy.yml:2" in ln)
@@ -234,15 +226,7 @@ def test_unknown_variable_in_resource_file(applied: tuple[Path, dict[str, bytes]
     root, snap = applied
     write(
         root,
-        {
-            "res/data.yml": f"""
-            $schema: {SCHEMA}/data.schema.json
-            name: iris
-            type: uri_file
-            path: ../files/iris.csv
-            description: iris for ${{var.nope}}
-            """
-        },
+        {"res/data.yml": data_yml("description: iris for ${var.nope}")},
     )
     assert_refused(root, snap, where="res/data.yml:5", address="data.iris", says=["unknown variable", "nope"])
 
@@ -271,15 +255,7 @@ def test_unset_environment_variable(applied: tuple[Path, dict[str, bytes]], monk
     root, snap = applied
     write(
         root,
-        {
-            "res/data.yml": f"""
-            $schema: {SCHEMA}/data.schema.json
-            name: iris
-            type: uri_file
-            path: ../files/iris.csv
-            description: owned by ${{env:{UNSET}}}
-            """
-        },
+        {"res/data.yml": data_yml(f"description: owned by ${{env:{UNSET}}}")},
     )
     assert_refused(root, snap, where="res/data.yml:5", address="data.iris", says=[UNSET, "not set"])
 
@@ -412,12 +388,7 @@ def test_three_errors_reported_in_one_run(applied: tuple[Path, dict[str, bytes]]
     write(
         root,
         {
-            "res/data.yml": f"""
-            $schema: {SCHEMA}/data.schema.json
-            name: iris
-            type: uri_file
-            path: ../files/missing.csv
-            """,
+            "res/data.yml": data_yml(path="../files/missing.csv"),
             "res/model.yml": f"""
             $schema: {SCHEMA}/model.schema.json
             name: clf
@@ -442,12 +413,7 @@ def test_load_and_provider_errors_reported_together(applied: tuple[Path, dict[st
     write(
         root,
         {
-            "res/data.yml": f"""
-            $schema: {SCHEMA}/data.schema.json
-            name: iris
-            type: uri_file
-            path: ../files/missing.csv
-            """,
+            "res/data.yml": data_yml(path="../files/missing.csv"),
             "res/workflow.yml": """
             name: ci
             $schema: https://json.schemastore.org/github-workflow.json
@@ -499,14 +465,7 @@ def test_remote_data_path_not_supported_locally(applied: tuple[Path, dict[str, b
     root, snap = applied
     write(
         root,
-        {
-            "res/data.yml": f"""
-            $schema: {SCHEMA}/data.schema.json
-            name: iris
-            type: uri_file
-            path: https://example.com/x.csv
-            """
-        },
+        {"res/data.yml": data_yml(path="https://example.com/x.csv")},
     )
     assert_refused(
         root,

@@ -15,23 +15,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, run_mlplan
+from tests.processes import alive, server_pids
 
 pytestmark = pytest.mark.slow
 
 SAMPLE = json.loads((REPO / "examples/quickstart/sample-request.json").read_text())
-
-
-def server_pids(project: Path) -> list[int]:
-    ws = project / ".mlplan/local-workspace/endpoints"
-    return [json.loads(p.read_text())["pid"] for p in ws.glob("**/*.json") if p.name in ("server.json", "router.json")]
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @pytest.fixture

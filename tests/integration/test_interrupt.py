@@ -5,32 +5,18 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import MLPLAN, run_mlplan
+from tests.conftest import run_mlplan
+from tests.processes import start_stopped
 
 
 @pytest.mark.slow
 def test_ctrl_c_finishes_running_operations_and_saves_state(project: Path) -> None:
     # Stop the process in the middle of its first operation, deliver Ctrl-C, let it go on.
-    proc = subprocess.Popen(
-        [MLPLAN, "-C", str(project), "apply", "--auto-approve", "--parallelism", "1"],
-        env={**os.environ, "MLPLAN_CRASHPOINT": "mid_operation:1:stop"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        _pid, status = os.waitpid(proc.pid, os.WNOHANG | os.WUNTRACED)
-        if status and os.WIFSTOPPED(status):
-            break
-        assert time.monotonic() < deadline, "apply never reached its first operation"
-        time.sleep(0.02)
+    proc = start_stopped(project, "mid_operation:1", "--parallelism", "1")
     os.kill(proc.pid, signal.SIGINT)
     os.kill(proc.pid, signal.SIGCONT)
     out, err = proc.communicate(timeout=60)

@@ -15,27 +15,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MLPLAN, run_mlplan
+from tests.processes import start_stopped
 
 
 @contextmanager
 def holder(project: Path) -> Iterator[subprocess.Popen[str]]:
     """An `mlplan apply` stopped (SIGSTOP) after its first journal entry, holding the lock."""
-    env = {**os.environ, "MLPLAN_CRASHPOINT": "after_begin:1:stop"}
-    proc = subprocess.Popen(
-        [MLPLAN, "-C", str(project), "apply", "--auto-approve", "--parallelism", "1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_stopped(project, "after_begin:1", "--parallelism", "1")
     info = project / ".mlplan/state/local.json.lock.info"
-    deadline = time.monotonic() + 30
-    while True:
-        _pid, status = os.waitpid(proc.pid, os.WNOHANG | os.WUNTRACED)
-        if status and os.WIFSTOPPED(status):
-            break
-        assert time.monotonic() < deadline, "the holder never stopped"
-        time.sleep(0.02)
     assert info.is_file()
     try:
         yield proc
