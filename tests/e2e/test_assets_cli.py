@@ -74,3 +74,16 @@ def test_deleted_behind_our_back_is_recreated(project: Path) -> None:
     assert run_mlplan("-C", str(project), "apply", "--auto-approve").code == 0
     assert (ws / "environments/sk/1/asset.json").is_file()
     assert run_mlplan("-C", str(project), "plan", "--detailed-exitcode").code == 0
+
+
+def test_the_assets_example_applies_and_replans_clean(tmp_path: Path) -> None:
+    import shutil
+
+    from tests.conftest import REPO
+
+    root = tmp_path / "assets"
+    shutil.copytree(REPO / "examples/assets", root, ignore=shutil.ignore_patterns(".mlplan"))
+    r = run_mlplan("-C", str(root), "apply", "--auto-approve")
+    assert r.code == 0, r.text
+    assert run_mlplan("-C", str(root), "plan", "--detailed-exitcode").code == 0
+    assert run_mlplan("-C", str(root), "output", "model_version").out.strip() == "1"
