@@ -44,7 +44,9 @@ def reason_for(changes: list[FieldChange], limit: int = 3) -> str:
     """``image changed: python:3.10 -> python:3.11`` style text for the first few changes."""
     parts = []
     for c in changes[:limit]:
-        if c.before is None:
+        if c.path == "running" and c.before is False and c.after is True:
+            parts.append("not running (stopped or died): will be started again")
+        elif c.before is None:
             parts.append(f"{c.path} added: {short(c.after)}")
         elif c.after is None:
             parts.append(f"{c.path} removed")
