@@ -29,7 +29,7 @@ def _ignore_spec(folder: Path) -> pathspec.PathSpec[Any] | None:
     for name in IGNORE_FILES:
         f = folder / name
         if f.is_file():
-            return pathspec.PathSpec.from_lines("gitwildmatch", f.read_text(encoding="utf-8").splitlines())
+            return pathspec.GitIgnoreSpec.from_lines(f.read_text(encoding="utf-8").splitlines())
     return None
 
 
