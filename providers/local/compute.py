@@ -17,7 +17,7 @@ from mlplan.providers.base import (
     secret_hash,
 )
 from mlplan.providers.local.assets import NOT_LOCAL, user_tags
-from mlplan.providers.local.workspace import read_json, workspace_root, write_json_atomic
+from mlplan.providers.local.workspace import read_json, remove_tree, workspace_root, write_json_atomic
 from mlplan.state.model import now_iso
 
 # What Azure fills in when a field is left out (so that a re-plan after apply is a no_op).
@@ -151,3 +151,4 @@ class ComputeType(ResourceType):
     def delete(self, ctx: Context, current: Observed) -> None:
         path = self._path(ctx, current.id.split("/", 1)[1])
         path.unlink(missing_ok=True)
+        remove_tree(path.with_name(path.stem + ".slots"))  # the job slots' lock files

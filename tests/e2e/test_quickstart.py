@@ -228,4 +228,5 @@ def test_destroy_stops_every_server(quickstart: Path) -> None:
     assert r.code == 0, r.text
     assert not any(alive(p) for p in pids)
     assert not (quickstart / ".mlplan/local-workspace/endpoints/cancer").exists()
+    assert not list((quickstart / ".mlplan/local-workspace/computes").iterdir())  # no slot files left
     assert run_mlplan("-C", str(quickstart), "state", "list").out.strip() == ""
