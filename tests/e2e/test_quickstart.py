@@ -230,3 +230,22 @@ def test_destroy_stops_every_server(quickstart: Path) -> None:
     assert not (quickstart / ".mlplan/local-workspace/endpoints/cancer").exists()
     assert not list((quickstart / ".mlplan/local-workspace/computes").iterdir())  # no slot files left
     assert run_mlplan("-C", str(quickstart), "state", "list").out.strip() == ""
+
+
+def test_endpoint_update_keeps_traffic_and_serving(quickstart: Path) -> None:
+    endpoint_file = quickstart / "deploy/endpoint.yml"
+    endpoint_file.write_text(endpoint_file.read_text().replace("Breast cancer classifier.", "Classifier v2."))
+    changes = plan_changes(quickstart)
+    assert changes["online_endpoint.cancer"]["action"] == "update"
+    assert changes["traffic.cancer"]["action"] == "no_op"
+    assert changes["online_deployment.cancer/blue"]["action"] == "no_op"
+    uri, key = endpoint(quickstart)
+    client = Client(uri, key)
+    client.start()
+    r = run_mlplan("-C", str(quickstart), "apply", "--auto-approve")
+    client.stop.set()
+    client.join(timeout=60)
+    assert r.code == 0, r.text
+    assert set(client.codes) == {200}, client.codes
+    assert score(uri, key)[2] == "blue"  # traffic untouched by the endpoint's update
+    assert run_mlplan("-C", str(quickstart), "plan", "--detailed-exitcode").code == 0
