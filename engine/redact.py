@@ -94,6 +94,9 @@ class _RedactingType(ResourceType):
     def archive(self, ctx: Context, current: Observed) -> None:
         self.inner.archive(ctx, current)
 
+    def discard(self, ctx: Context, name: str, operation: str) -> None:
+        self.inner.discard(ctx, name, operation)
+
     def credentials(self, ctx: Context, current: Observed) -> dict[str, str]:
         return self.inner.credentials(ctx, current)  # asked for explicitly: not scrubbed
 

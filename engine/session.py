@@ -160,6 +160,7 @@ def reconcile(session: Session, state: State, emit: Event = _quiet) -> int:
                 else:
                     journal.abort(op.op_id, op.address)
                     emit("reconciled", {"address": op.address, "outcome": "nothing was created; will retry"})
+            rt.discard(session.ctx, op.name or op.address.split(".", 1)[1], op.op_id)
             settled += 1
     finally:
         journal.close()

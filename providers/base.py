@@ -156,6 +156,12 @@ class ResourceType(ABC):
     def archive(self, ctx: Context, current: Observed) -> None:
         self.delete(ctx, current)
 
+    def discard(self, ctx: Context, name: str, operation: str) -> None:  # noqa: B027 - optional hook
+        """Remove what an operation that died left half-done (staged files, an unfinished run).
+
+        Called under the state lock, once the engine has settled the operation (adopted or not).
+        """
+
     def credentials(self, ctx: Context, current: Observed) -> dict[str, str]:
         """Secrets of the resource in clear (endpoint keys), only for an explicit request."""
         return {}

@@ -7,7 +7,16 @@ from typing import Any
 
 from mlplan.engine.content import hash_path, list_files
 from mlplan.engine.kinds import is_remote
-from mlplan.providers.base import OWNERSHIP_TAGS, Context, Desired, Observed, Problem, ResourceType, check_fields
+from mlplan.providers.base import (
+    OWNERSHIP_TAGS,
+    TAG_OPERATION,
+    Context,
+    Desired,
+    Observed,
+    Problem,
+    ResourceType,
+    check_fields,
+)
 from mlplan.providers.local.paths import JOB_OUTPUT, resolve
 from mlplan.providers.local.workspace import (
     META,
@@ -126,13 +135,16 @@ class AssetType(ResourceType):
                 return found
         return None
 
+    def discard(self, ctx: Context, name: str, operation: str) -> None:
+        Staging.discard_for(workspace_root(ctx), operation)
+
     def _next_version(self, ctx: Context, name: str) -> str:
         numbers = [int(v) for v in self._versions(ctx, name) if v.isdigit()]
         return str(max(numbers, default=0) + 1)
 
     def _write(self, ctx: Context, desired: Desired, version: str, replace: bool) -> Observed:
         root = workspace_root(ctx)
-        staging = Staging(root)
+        staging = Staging(root, desired.tags.get(TAG_OPERATION, ""))
         try:
             stored: dict[str, str] = {}
             for f, sub in self.content_fields.items():

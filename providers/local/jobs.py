@@ -165,6 +165,12 @@ class JobType(ResourceType):
     def delete(self, ctx: Context, current: Observed) -> None:
         remove_tree(self._dir(ctx, current.id.split("/", 1)[1]))
 
+    def discard(self, ctx: Context, name: str, operation: str) -> None:
+        run_dir = self._dir(ctx, run_name(name, operation))
+        meta = read_json(run_dir / "job.json")
+        if meta is not None and meta.get("status") != "Completed":
+            remove_tree(run_dir)  # a run whose mlplan died: nothing will ever read it
+
     # -- running ------------------------------------------------------------------------------
     def create(self, ctx: Context, desired: Desired) -> Observed:
         operation = desired.tags.get(TAG_OPERATION, os.urandom(4).hex())

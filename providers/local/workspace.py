@@ -44,9 +44,15 @@ def read_json(path: Path) -> dict[str, Any] | None:
 class Staging:
     """Build a folder next to its destination, then move it into place in one rename."""
 
-    def __init__(self, root: Path) -> None:
-        self.dir = root / ".staging" / uuid.uuid4().hex
+    def __init__(self, root: Path, operation: str = "") -> None:
+        # named after the operation, so that what a dead one left can be found and removed
+        self.dir = root / ".staging" / f"{operation or 'op'}-{uuid.uuid4().hex[:8]}"
         self.dir.mkdir(parents=True)
+
+    @staticmethod
+    def discard_for(root: Path, operation: str) -> None:
+        for leftover in (root / ".staging").glob(f"{operation}-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
 
     def commit(self, dest: Path, replace: bool = False) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,8 @@ def crash(project: Path, point: str, nth: int) -> None:
 def converge(project: Path) -> None:
     r = run_mlplan("-C", str(project), "apply", "--auto-approve")
     assert r.code == 0, r.text
+    staging = project / ".mlplan/local-workspace/.staging"
+    assert not staging.exists() or not list(staging.iterdir()), "what a dead operation staged is removed"
     r = run_mlplan("-C", str(project), "plan", "--detailed-exitcode")
     assert r.code == 0, r.text
     state = json.loads(run_mlplan("-C", str(project), "state", "pull").out)

@@ -65,6 +65,8 @@ def test_crash_while_deploying_converges_without_orphans(quickstart: Path, point
     assert run_mlplan("-C", str(quickstart), "plan", "--detailed-exitcode").code == 0
     state = json.loads(run_mlplan("-C", str(quickstart), "state", "pull").out)
     assert state["pending"] == {}
+    runs = list((quickstart / ".mlplan/local-workspace/jobs").iterdir())
+    assert len(runs) == 1, runs  # a run whose mlplan died is removed; its retry is the one run
     models = quickstart / ".mlplan/local-workspace/models/cancer-model"
     assert sorted(p.name for p in models.iterdir() if (p / "asset.json").exists()) == ["1"]
     live = processes_of(quickstart)
