@@ -169,7 +169,11 @@ class JobType(ResourceType):
         run_dir = self._dir(ctx, run_name(name, operation))
         meta = read_json(run_dir / "job.json")
         if meta is not None and meta.get("status") != "Completed":
-            remove_tree(run_dir)  # a run whose mlplan died: nothing will ever read it
+            # a run whose mlplan died: stop it if it still runs (it would write on), then forget it
+            pid = meta.get("pid")
+            if isinstance(pid, int):
+                _kill_run(pid, run_dir / "code")
+            remove_tree(run_dir)
 
     # -- running ------------------------------------------------------------------------------
     def create(self, ctx: Context, desired: Desired) -> Observed:
@@ -207,7 +211,7 @@ class JobType(ResourceType):
         started = time.monotonic()
         try:
             with compute_slot(ctx, spec.get("compute")):
-                code = self._execute(ctx, command, code_dir, env, log_path, spec, desired.name)
+                code = self._execute(ctx, command, code_dir, env, log_path, spec, desired.name, record)
         except ProviderError as exc:
             record.update(status="Failed", error=str(exc))
             write_json_atomic(run_dir / "job.json", record)
@@ -275,6 +279,7 @@ class JobType(ResourceType):
         log_path: Path,
         spec: dict[str, Any],
         name: str,
+        record: dict[str, Any],
     ) -> int:
         timeout = (spec.get("limits") or {}).get("timeout")
         with log_path.open("w", encoding="utf-8") as log:
@@ -289,6 +294,9 @@ class JobType(ResourceType):
                 errors="replace",
                 start_new_session=True,  # Ctrl-C stops mlplan's scheduling, not a running job
             )
+            # its own process group: if mlplan dies, the next run can stop what it left running
+            record["pid"] = proc.pid
+            write_json_atomic(cwd.parent / "job.json", record)
 
             def pump() -> None:
                 assert proc.stdout is not None
@@ -311,6 +319,26 @@ class JobType(ResourceType):
                 ) from None
             reader.join(timeout=30)
             return code
+
+
+def _kill_run(pid: int, cwd: Path) -> None:
+    """SIGKILL a run's process group, if ``pid`` still is that run (its working directory says so)."""
+    try:
+        if Path(os.readlink(f"/proc/{pid}/cwd")) != cwd:
+            return  # gone, or the pid was reused by something else
+    except OSError:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and Path(f"/proc/{pid}/cwd").exists():
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+        except OSError:
+            return
+        if state == "Z":
+            return
+        time.sleep(0.02)
 
 
 def tail(path: Path, lines: int = LOG_TAIL) -> list[str]:

@@ -158,3 +158,35 @@ def test_only_inputs_retrain(tmp_path: Path) -> None:
     r = run_mlplan("-C", str(root), "apply", "--auto-approve")
     assert r.code == 0, r.text
     assert "[job.t] 4" in r.err
+
+
+@pytest.mark.slow
+def test_a_run_orphaned_by_a_killed_mlplan_is_stopped_and_forgotten(tmp_path: Path) -> None:
+    import subprocess
+    import time
+
+    from tests.conftest import MLPLAN
+    from tests.processes import alive
+
+    out = "outputs:\n  result:\n    type: uri_folder\n"
+    root = project(tmp_path / "p", {"long": job("long", "python work.py ${{outputs.result}} 30", out)})
+    proc = subprocess.Popen(
+        [MLPLAN, "-C", str(root), "apply", "--auto-approve"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    jobs = root / ".mlplan/local-workspace/jobs"
+    deadline = time.monotonic() + 30
+    pid = None
+    while pid is None:
+        assert time.monotonic() < deadline, "the job never started"
+        for record in jobs.glob("*/job.json"):
+            pid = json.loads(record.read_text()).get("pid")
+        time.sleep(0.05)
+    proc.kill()  # mlplan dies; its job runs on in its own session
+    proc.wait()
+    assert alive(pid)
+    # next time the job is quick: the orphan must not keep writing into an abandoned run
+    (root / "res/long.yml").write_text(job("long", "python work.py ${{outputs.result}} 0", out))
+    r = run_mlplan("-C", str(root), "apply", "--auto-approve")
+    assert r.code == 0, r.text
+    assert not alive(pid)
+    assert [p.name for p in jobs.iterdir()] == [run_dir(root, "long").name]
