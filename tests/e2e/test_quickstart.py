@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, run_mlplan
+from tests.conftest import REPO, Result, run_mlplan
 from tests.processes import alive, server_pids
 
 pytestmark = pytest.mark.slow
@@ -92,6 +92,16 @@ class Client(threading.Thread):
             self.codes[score(self.uri, self.key)[0]] += 1
 
 
+def apply_while_scoring(project: Path, uri: str, key: str) -> tuple[Result, collections.Counter[int]]:
+    """``apply --auto-approve`` while a client scores in a loop; the status codes the client saw."""
+    client = Client(uri, key)
+    client.start()
+    r = run_mlplan("-C", str(project), "apply", "--auto-approve")
+    client.stop.set()
+    client.join(timeout=60)
+    return r, client.codes
+
+
 def test_quickstart_serves_predictions_with_a_key(quickstart: Path) -> None:
     uri, key = endpoint(quickstart)
     assert uri.startswith("http://127.0.0.1:")
@@ -122,14 +132,10 @@ def test_code_change_retrains_and_updates_without_a_failed_request(quickstart: P
     assert changes["model.cancer-model"]["action"] == "new_version"
     assert changes["online_deployment.cancer/blue"]["action"] == "update"
     uri, key = endpoint(quickstart)
-    client = Client(uri, key)
-    client.start()
-    r = run_mlplan("-C", str(quickstart), "apply", "--auto-approve")
-    client.stop.set()
-    client.join(timeout=60)
+    r, codes = apply_while_scoring(quickstart, uri, key)
     assert r.code == 0, r.text
-    assert client.codes[200] > 20, client.codes
-    assert set(client.codes) == {200}, client.codes
+    assert codes[200] > 20, codes
+    assert set(codes) == {200}, codes
     state = json.loads(run_mlplan("-C", str(quickstart), "state", "pull").out)
     assert state["resources"]["model.cancer-model"]["version"] == "2"
     assert state["resources"]["online_deployment.cancer/blue"]["attributes"]["model"] == "azureml:cancer-model:2"
@@ -192,14 +198,10 @@ def test_traffic_split_and_targeted_deployment(quickstart: Path) -> None:
     # removing green: traffic moves off it before it is deleted, and no request fails
     (quickstart / "deploy/green.yml").unlink()
     endpoint_file.write_text(original)
-    client = Client(uri, key)
-    client.start()
-    r = run_mlplan("-C", str(quickstart), "apply", "--auto-approve")
-    client.stop.set()
-    client.join(timeout=60)
+    r, codes = apply_while_scoring(quickstart, uri, key)
     assert r.code == 0, r.text
     assert r.err.index("traffic.cancer: shift_traffic done") < r.err.index("online_deployment.cancer/green: delete...")
-    assert set(client.codes) == {200}, client.codes
+    assert set(codes) == {200}, codes
     assert run_mlplan("-C", str(quickstart), "plan", "--detailed-exitcode").code == 0
 
 
@@ -240,12 +242,8 @@ def test_endpoint_update_keeps_traffic_and_serving(quickstart: Path) -> None:
     assert changes["traffic.cancer"]["action"] == "no_op"
     assert changes["online_deployment.cancer/blue"]["action"] == "no_op"
     uri, key = endpoint(quickstart)
-    client = Client(uri, key)
-    client.start()
-    r = run_mlplan("-C", str(quickstart), "apply", "--auto-approve")
-    client.stop.set()
-    client.join(timeout=60)
+    r, codes = apply_while_scoring(quickstart, uri, key)
     assert r.code == 0, r.text
-    assert set(client.codes) == {200}, client.codes
+    assert set(codes) == {200}, codes
     assert score(uri, key)[2] == "blue"  # traffic untouched by the endpoint's update
     assert run_mlplan("-C", str(quickstart), "plan", "--detailed-exitcode").code == 0
