@@ -167,12 +167,13 @@ class JobType(ResourceType):
 
     def discard(self, ctx: Context, name: str, operation: str) -> None:
         run_dir = self._dir(ctx, run_name(name, operation))
+        if not run_dir.exists():
+            return
         meta = read_json(run_dir / "job.json")
-        if meta is not None and meta.get("status") != "Completed":
-            # a run whose mlplan died: stop it if it still runs (it would write on), then forget it
-            pid = meta.get("pid")
-            if isinstance(pid, int):
-                _kill_run(pid, run_dir / "code")
+        if meta is None or meta.get("status") != "Completed":
+            # a run whose mlplan died, maybe before its record was written: stop what still runs
+            # in its folder (it would write on), then forget it
+            _kill_runs_in(run_dir / "code")
             remove_tree(run_dir)
 
     # -- running ------------------------------------------------------------------------------
@@ -321,23 +322,28 @@ class JobType(ResourceType):
             return code
 
 
-def _kill_run(pid: int, cwd: Path) -> None:
-    """SIGKILL a run's process group, if ``pid`` still is that run (its working directory says so)."""
-    try:
-        if Path(os.readlink(f"/proc/{pid}/cwd")) != cwd:
-            return  # gone, or the pid was reused by something else
-    except OSError:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and Path(f"/proc/{pid}/cwd").exists():
+def _processes_in(cwd: Path) -> list[int]:
+    """Live (not zombie) processes whose working directory is ``cwd``: a run's, recorded pid or not."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
         try:
-            state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+            if Path(os.readlink(proc / "cwd")) == cwd and (proc / "stat").read_text().split(") ", 1)[1][0] != "Z":
+                found.append(int(proc.name))
         except OSError:
-            return
-        if state == "Z":
-            return
+            continue  # gone meanwhile, or not ours to read
+    return found
+
+
+def _kill_runs_in(cwd: Path) -> None:
+    """SIGKILL the process groups of whatever runs in ``cwd`` and wait until none is left (up to 5 s)."""
+    deadline = time.monotonic() + 5
+    while (pids := _processes_in(cwd)) and time.monotonic() < deadline:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                group = os.getpgid(pid)
+                os.killpg(group, signal.SIGKILL) if group != os.getpgrp() else os.kill(pid, signal.SIGKILL)
         time.sleep(0.02)
 
 

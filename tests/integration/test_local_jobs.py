@@ -190,3 +190,24 @@ def test_a_run_orphaned_by_a_killed_mlplan_is_stopped_and_forgotten(tmp_path: Pa
     assert r.code == 0, r.text
     assert not alive(pid)
     assert [p.name for p in jobs.iterdir()] == [run_dir(root, "long").name]
+
+
+def test_a_run_whose_mlplan_died_before_its_record_is_stopped_and_removed(tmp_path: Path) -> None:
+    """mlplan killed between creating a run's folder (maybe starting it) and writing job.json."""
+    import subprocess
+
+    from mlplan.providers.base import Context
+    from mlplan.providers.local.jobs import JobType, run_name
+    from tests.processes import alive
+
+    ctx = Context("p", "local", tmp_path, {})
+    code = tmp_path / ".mlplan/local-workspace/jobs" / run_name("train", "op1") / "code"
+    code.mkdir(parents=True)
+    orphan = subprocess.Popen(["sleep", "60"], cwd=code, start_new_session=True)
+    try:
+        JobType().discard(ctx, "train", "op1")
+        assert orphan.wait(timeout=5) == -9  # stopped, though no record named its pid
+        assert not code.parent.exists()
+        assert not alive(orphan.pid)
+    finally:
+        orphan.kill()
