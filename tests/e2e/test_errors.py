@@ -146,6 +146,24 @@ def test_malformed_yaml_in_resource_file(applied: tuple[Path, dict[str, bytes]])
     assert_refused(root, snap, where="res/data.yml:4", says=["malformed YAML"])
 
 
+def test_duplicate_key_in_resource_file(applied: tuple[Path, dict[str, bytes]]) -> None:
+    root, snap = applied
+    write(
+        root,
+        {
+            "res/data.yml": f"""
+            $schema: {SCHEMA}/data.schema.json
+            name: iris
+            type: uri_file
+            path: ../files/iris.csv
+            tags: {{team: a}}
+            name: flowers
+            """
+        },
+    )
+    assert_refused(root, snap, where="res/data.yml:6", says=["duplicate key 'name' (first on line 2)", "keep one"])
+
+
 # 2. unknown kind -----------------------------------------------------------------------------------
 def test_unknown_schema_url(applied: tuple[Path, dict[str, bytes]]) -> None:
     root, snap = applied
