@@ -237,16 +237,10 @@ def plan(
       mlplan -e dev plan --var algorithm=majority --format markdown
       mlplan plan --target model.iris --replace environment.sklearn
     """
-    from mlplan.engine import render
-    from mlplan.engine import session as s
-
     fmt = "json" if as_json else fmt
-    session = _session(obj, variables, lock_timeout)
-    options = _plan_options(refresh, refresh_only, target, replace, destroy)
-    with s.locked_state(session, "plan") as state:
-        the_plan = s.plan(session, state, options, _progress(fmt))
-    data = the_plan.to_json()
-    click.echo(render.render(data, fmt))
+    the_plan = _plan_and_show(
+        obj, _plan_options(refresh, refresh_only, target, replace, destroy), fmt, variables, lock_timeout
+    )
     if out:
         from mlplan.state.local import atomic_write
 
@@ -254,6 +248,42 @@ def plan(
         if fmt != "json":
             click.echo(f"Saved the plan to {out}. Apply exactly these changes with: mlplan apply {out}")
     if detailed_exitcode and the_plan.has_changes:
+        sys.exit(2)
+
+
+def _plan_and_show(obj: Obj, options: Any, fmt: str, variables: tuple[str, ...], lock_timeout: str) -> Any:
+    from mlplan.engine import render
+    from mlplan.engine import session as s
+
+    session = _session(obj, variables, lock_timeout)
+    with s.locked_state(session, "plan") as state:
+        the_plan = s.plan(session, state, options, _progress(fmt))
+    click.echo(render.render(the_plan.to_json(), fmt))
+    return the_plan
+
+
+@cli.command(context_settings=CONTEXT)
+@format_option
+@json_option
+@var_option
+@lock_option
+@click.pass_obj
+def drift(obj: Obj, fmt: str, as_json: bool, variables: tuple[str, ...], lock_timeout: str) -> None:
+    """Check whether the live workspace was changed outside mlplan.
+
+    Reads every resource in state and compares it with what state recorded; configuration
+    changes that are not applied yet are not drift (`mlplan plan` shows those). Nothing is
+    written. Exit 0: no drift, 1: error, 2: drift (for a nightly CI job).
+    Same as `mlplan plan --refresh-only --detailed-exitcode`.
+
+    \b
+    Examples:
+      mlplan -e prd drift
+      mlplan -e prd drift --format markdown > drift.md
+    """
+    fmt = "json" if as_json else fmt
+    the_plan = _plan_and_show(obj, _plan_options(True, True, (), ()), fmt, variables, lock_timeout)
+    if the_plan.has_changes:
         sys.exit(2)
 
 

@@ -56,6 +56,23 @@ def test_drift_names_changed_field(project: Path) -> None:
     assert run_mlplan("-C", str(project), "plan", "--detailed-exitcode").code == 0
 
 
+def test_drift_command_exits_2_only_for_changes_made_outside_mlplan(project: Path) -> None:
+    assert run_mlplan("-C", str(project), "apply", "--auto-approve").code == 0
+    r = run_mlplan("-C", str(project), "drift")
+    assert (r.code, r.out.strip().splitlines()[-1]) == (0, "No drift: state matches the workspace."), r.text
+    # a configuration change not applied yet is for `plan`, not drift
+    (project / "files/model/w.txt").write_text("better weights\n")
+    assert run_mlplan("-C", str(project), "drift").code == 0
+    meta = project / ".mlplan/local-workspace/computes/cpu.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "max_instances": 7}))
+    before = run_mlplan("-C", str(project), "state", "pull").out
+    r = run_mlplan("-C", str(project), "drift", "--format", "markdown")
+    assert r.code == 2, r.text
+    assert "**Drift: 1 resource(s) changed outside mlplan.**" in r.out
+    assert "| `compute.cpu` |" in r.out and "+ max_instances: 7" in r.out
+    assert run_mlplan("-C", str(project), "state", "pull").out == before  # drift writes nothing
+
+
 def test_deleted_behind_our_back_is_recreated(project: Path) -> None:
     import shutil
 
