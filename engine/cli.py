@@ -272,8 +272,9 @@ def drift(obj: Obj, fmt: str, as_json: bool, variables: tuple[str, ...], lock_ti
     """Check whether the live workspace was changed outside mlplan.
 
     Reads every resource in state and compares it with what state recorded; configuration
-    changes that are not applied yet are not drift (`mlplan plan` shows those). Nothing is
-    written. Exit 0: no drift, 1: error, 2: drift (for a nightly CI job).
+    changes that are not applied yet are not drift (`mlplan plan` shows those). State is not
+    updated (`mlplan apply` repairs drift). Exit 0: no drift, 1: error, 2: drift (for a nightly
+    CI job).
     Same as `mlplan plan --refresh-only --detailed-exitcode`.
 
     \b
