@@ -484,6 +484,11 @@ class Planner:
             address = Address.parse(addr)
             if address in self.config.resources or rs.status != "live":
                 continue
+            if resource_type(self.provider, rs.kind, addr).attached and self.obs.resources.get(addr) is not None:
+                # a setting (an endpoint's traffic), not a thing: no longer managed, left as it is
+                why = "removed from the configuration: no longer managed by mlplan, left as it is in the workspace"
+                out.append(ResourceChange(address, Action.FORGET, why))
+                continue
             out.append(self._removal(address, rs, "removed from the configuration"))
         return out
 

@@ -247,3 +247,12 @@ def test_endpoint_update_keeps_traffic_and_serving(quickstart: Path) -> None:
     assert set(codes) == {200}, codes
     assert score(uri, key)[2] == "blue"  # traffic untouched by the endpoint's update
     assert run_mlplan("-C", str(quickstart), "plan", "--detailed-exitcode").code == 0
+    # no `traffic:` any more: traffic is no longer managed, and left as it is (not set to 0 %)
+    endpoint_file.write_text(endpoint_file.read_text().replace("traffic:\n  blue: 100\n", ""))
+    changes = plan_changes(quickstart)
+    assert changes["traffic.cancer"]["action"] == "forget"
+    assert "left as it is" in changes["traffic.cancer"]["reason"]
+    assert run_mlplan("-C", str(quickstart), "apply", "--auto-approve").code == 0
+    assert score(uri, key)[:1] == (200,)
+    assert "traffic.cancer" not in run_mlplan("-C", str(quickstart), "state", "list").out
+    assert run_mlplan("-C", str(quickstart), "plan", "--detailed-exitcode").code == 0
