@@ -41,7 +41,7 @@ def test_calls_respect_dependencies(h: Harness) -> None:
 
 def test_parallelism_bound_is_honoured(h: Harness) -> None:
     h.write({f"res/c{i}.yml": compute(f"c{i}") for i in range(8)})
-    h.provider.delays["create"] = 0.04
+    h.provider.delays["create"] = 0.2  # long enough that a loaded CI machine still overlaps them
     h.apply_ok(options=ApplyOptions(parallelism=3))
     assert len(h.provider.ops("create")) == 8
     assert h.provider.max_active == 3, "never more than 3 at once, and it does run 3 at once"
@@ -59,7 +59,7 @@ def test_first_failure_stops_scheduling_new_work(h: Harness) -> None:
         {"res/a.yml": compute("a"), "res/b.yml": compute("b"), "res/c.yml": compute("c"), "res/d.yml": compute("d")}
     )
     h.provider.fail_on("create", "a")
-    h.provider.name_delays["b"] = 0.1  # still running when a fails
+    h.provider.name_delays["b"] = 0.5  # still running when a fails (with room for a loaded machine)
     result = h.apply(options=ApplyOptions(parallelism=2))
     assert not result.ok
     assert list(result.failed) == ["compute.a"]
