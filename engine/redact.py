@@ -8,19 +8,20 @@ reaches the plan, the state or the terminal. The provider itself still receives 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from mlplan.providers.base import Context, Desired, Observed, Problem, Provider, ResourceType
+from mlplan.providers.base import Context, Desired, Observed, Problem, Provider, ResourceType, secret_hash
 
 
 class Redactor:
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Iterable[str], salt: str = "") -> None:
         # longest first, so a secret that contains another is replaced whole
         self.secrets = sorted({s for s in secrets if isinstance(s, str) and len(s) >= 3}, key=len, reverse=True)
-        self.markers = {s: f"(sensitive:{hashlib.sha256(s.encode()).hexdigest()[:10]})" for s in self.secrets}
+        # a slow, salted hash: markers end up in PR comments, where a fast one would let anyone
+        # test guesses of a weak secret
+        self.markers = {s: f"(sensitive:{secret_hash(s, salt).split(':')[1][:10]})" for s in self.secrets}
 
     def __bool__(self) -> bool:
         return bool(self.secrets)

@@ -73,7 +73,7 @@ def open_provider(config: Config) -> Provider:
         )
     provider: Provider = load_provider(name)
     secrets = [str(config.variables[v]) for v in config.sensitive_variables if config.variables.get(v) is not None]
-    redactor = Redactor(secrets)
+    redactor = Redactor(secrets, config.project)
     return RedactingProvider(provider, redactor) if redactor else provider
 
 
@@ -238,7 +238,7 @@ def apply(
         result = applier.run()
         if the_plan.mode != "refresh-only":
             outputs = {
-                k: {**v, "value": secret_hash(str(v["value"]))} if v["sensitive"] else v
+                k: {**v, "value": secret_hash(str(v["value"]), session.config.project)} if v["sensitive"] else v
                 for k, v in resolve_outputs(session.config, journal.state).items()
             }
             if outputs != journal.state.outputs:

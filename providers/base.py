@@ -6,6 +6,7 @@ engine's neutral helpers (addresses, content hashing, errors) but nothing that p
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
@@ -20,8 +21,18 @@ TAG_OPERATION = "mlplan.operation"
 OWNERSHIP_TAGS = (TAG_PROJECT, TAG_ADDRESS, TAG_OPERATION)
 
 
-def secret_hash(value: str) -> str:
-    """What state keeps of a secret: enough to detect a change, useless to an attacker."""
+@functools.lru_cache(maxsize=256)
+def secret_hash(value: str, salt: str = "") -> str:
+    """What state and plans keep of a secret a person chose (a password, a sensitive variable or
+    output): enough to detect a change. scrypt is memory-hard and takes ~30 ms, and ``salt`` (the
+    project) makes every guess specific to one project, so a weak secret cannot be looked up or
+    cheaply guessed from a copy of state or a PR comment. Generated keys use ``token_hash``."""
+    digest = hashlib.scrypt(value.encode(), salt=f"mlplan/1/{salt}".encode(), n=2**14, r=8, p=1, dklen=16)
+    return "scrypt:" + digest.hex()
+
+
+def token_hash(value: str) -> str:
+    """What is kept of a generated high-entropy key (an endpoint key): fast, checked per request."""
     return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
 
@@ -77,7 +88,7 @@ class Observed:
     version: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
-    secrets: dict[str, str] = field(default_factory=dict)  # name -> secret_hash(value)
+    secrets: dict[str, str] = field(default_factory=dict)  # name -> token_hash/secret_hash(value)
     archived: bool = False
 
 

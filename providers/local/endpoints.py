@@ -32,7 +32,7 @@ from mlplan.providers.base import (
     Problem,
     ResourceType,
     check_fields,
-    secret_hash,
+    token_hash,
 )
 from mlplan.providers.local import serving
 from mlplan.providers.local.assets import NOT_LOCAL, user_tags
@@ -120,7 +120,7 @@ class OnlineEndpointType(ResourceType):
             attributes=attrs,
             tags=meta.get("tags", {}),
             outputs={"scoring_uri": f"http://{serving.HOST}:{port}/score", "port": port, "name": name},
-            secrets={k: secret_hash(v) for k, v in keys.items()},
+            secrets={k: token_hash(v) for k, v in keys.items()},
         )
 
     def read(self, ctx: Context, ident: str) -> Observed | None:
@@ -169,7 +169,7 @@ class OnlineEndpointType(ResourceType):
             os.chmod(folder / "keys.json", 0o600)
         with routes(ctx, desired.name) as table:
             table["auth_mode"] = attrs["auth_mode"]
-            table["key_hashes"] = [secret_hash(k) for k in keys.values()]
+            table["key_hashes"] = [token_hash(k) for k in keys.values()]  # what the router checks
 
     def create(self, ctx: Context, desired: Desired) -> Observed:
         root = workspace_root(ctx)
