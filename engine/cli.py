@@ -387,7 +387,7 @@ def _run_apply(
             result = s.apply(session, state, the_plan, ApplyOptions(parallelism=par, keep_going=keep_going), emit, stop)
     n_done, n_failed, n_skipped = len(result.done), len(result.failed), len(result.skipped)
     click.echo(
-        f"Apply {'complete' if result.ok else 'stopped'}: {n_done} done, {n_failed} failed, "
+        f"{what.capitalize()} {'complete' if result.ok else 'stopped'}: {n_done} done, {n_failed} failed, "
         f"{n_skipped} skipped. State saved ({session.backend.describe()})."
     )
     if result.interrupted:

@@ -99,6 +99,7 @@ def test_destroy_removes_everything_and_archives_assets(project: Path) -> None:
     applied(project)
     r = run_mlplan("-C", str(project), "destroy", "--auto-approve")
     assert r.code == 0, r.text
+    assert "Destroy complete: 4 done, 0 failed, 0 skipped." in r.out
     assert run_mlplan("-C", str(project), "state", "list").out.strip() == ""
     assert not (project / ".mlplan/local-workspace/computes/cpu.json").exists()
     meta = json.loads((project / ".mlplan/local-workspace/data/iris/1/asset.json").read_text())
