@@ -101,26 +101,35 @@ def refresh(
 ) -> Observations:
     """Read every resource in state and every data source, in parallel (bounded)."""
     obs = Observations()
-    tasks: list[tuple[str, Callable[[], Observed | None]]] = []
+    # each task reads one or more keys (a batch of one kind) and returns one result per key
+    tasks: list[tuple[list[str], Callable[[], list[Observed | None]]]] = []
+    batches: dict[str, list[tuple[str, str]]] = {}
     if read_state:
         for addr, rs in state.resources.items():
             if rs.status != "live":
                 continue
             rt = resource_type(provider, rs.kind, addr)
-            tasks.append((addr, functools.partial(rt.read, ctx, rs.id)))
+            if rt.read_batch > 0:
+                batches.setdefault(rs.kind, []).append((addr, rs.id))
+            else:
+                tasks.append(([addr], functools.partial(_read_one, rt, ctx, rs.id)))
+    for kind, items in batches.items():
+        rt = resource_type(provider, kind)
+        for i in range(0, len(items), rt.read_batch):
+            chunk = items[i : i + rt.read_batch]
+            tasks.append(([a for a, _ in chunk], functools.partial(rt.read_many, ctx, [ident for _, ident in chunk])))
     for source, ref in graph.data_sources.items():
         rt = resource_type(provider, source.kind, str(source))
         version = None if ref.version in (None, "latest") else ref.version
         name = ref.raw if ref.registry else ref.target.name  # registry assets are known by their URI
-        tasks.append((f"source:{source}", functools.partial(rt.lookup, ctx, name, version)))
+        tasks.append(([f"source:{source}"], functools.partial(_lookup_one, rt, ctx, name, version)))
     if not tasks:
         return obs
-    emit("refresh_start", {"count": len(tasks)})
+    emit("refresh_start", {"count": sum(len(keys) for keys, _ in tasks)})
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        futures = [(key, pool.submit(fn)) for key, fn in tasks]
+        futures = [(keys, pool.submit(fn)) for keys, fn in tasks]
         missing: list[Diagnostic] = []
-        for key, fut in futures:
-            result = fut.result()
+        for key, result in ((k, r) for keys, fut in futures for k, r in _zip_results(keys, fut.result())):
             if key.startswith("source:"):
                 source = Address.parse(key.removeprefix("source:"))
                 if result is None:
@@ -143,6 +152,20 @@ def refresh(
     if missing:
         raise ValidationFailed(missing)
     return obs
+
+
+def _read_one(rt: ResourceType, ctx: Context, ident: str) -> list[Observed | None]:
+    return [rt.read(ctx, ident)]
+
+
+def _lookup_one(rt: ResourceType, ctx: Context, name: str, version: str | None) -> list[Observed | None]:
+    return [rt.lookup(ctx, name, version)]
+
+
+def _zip_results(keys: list[str], results: list[Observed | None]) -> zip[tuple[str, Observed | None]]:
+    if len(results) != len(keys):
+        raise ProviderError(f"read_many returned {len(results)} result(s) for {len(keys)} id(s)", address=keys[0])
+    return zip(keys, results, strict=True)
 
 
 def _users(graph: Graph, source: Address) -> str:

@@ -59,6 +59,7 @@ class _RedactingType(ResourceType):
         self.change_action = inner.change_action
         self.attached = inner.attached
         self.produced_fields = inner.produced_fields
+        self.read_batch = inner.read_batch
 
     def validate(self, desired: Desired) -> list[Problem]:
         return self.inner.validate(desired)

@@ -125,6 +125,9 @@ class ResourceType(ABC):
     # Attributes only known once the resource exists, when it is produced by another (a model a job
     # registers): the engine carries them over from state instead of expecting them up front.
     produced_fields: frozenset[str] = frozenset()
+    # > 0: refresh reads this kind with read_many, up to this many ids a call (one list call instead
+    # of one request per resource, for APIs that throttle); 0: one read per resource.
+    read_batch: int = 0
 
     def validate(self, desired: Desired) -> list[Problem]:
         """Plan-time check: refuse what this provider cannot honour (with the field path)."""
@@ -139,7 +142,8 @@ class ResourceType(ABC):
         """The resource with this provider id, or None when it is gone."""
 
     def read_many(self, ctx: Context, idents: Sequence[str]) -> list[Observed | None]:
-        """Batched read; providers with a list API override this."""
+        """Batched read, one result per id in order; providers with a list API override this and
+        set ``read_batch`` so that refresh calls it instead of ``read``."""
         return [self.read(ctx, i) for i in idents]
 
     @abstractmethod

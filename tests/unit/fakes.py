@@ -12,6 +12,7 @@ import itertools
 import textwrap
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,13 @@ class FakeType(ResourceType):
         with p.lock:
             found = p.store.get(ident)
             return found.observed() if found is not None else None
+
+    def read_many(self, ctx: Context, idents: Sequence[str]) -> list[Observed | None]:
+        p = self.provider
+        p.record("read_many", self.kind, ",".join(idents))
+        with p.lock:
+            found = [p.store.get(i) for i in idents]
+        return [s.observed() if s is not None else None for s in found]
 
     def lookup(self, ctx: Context, name: str, version: str | None) -> Observed | None:
         p = self.provider

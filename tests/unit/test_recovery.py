@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlplan.engine.errors import PlanError
+from mlplan.engine.errors import PlanError, ProviderError
 from mlplan.engine.plan import Action
 from mlplan.engine.planner import PlanOptions
 from mlplan.providers.base import TAG_ADDRESS, TAG_OPERATION, TAG_PROJECT
@@ -99,3 +99,27 @@ def test_no_refresh_plans_from_state_alone(h: Harness) -> None:
     h.provider.reset()
     assert actions(h.plan(PlanOptions(refresh=False))) == {"compute.cpu": Action.NO_OP}
     assert h.provider.ops("read", "lookup") == []
+
+
+def test_kinds_with_a_list_api_are_refreshed_in_batches(h: Harness) -> None:
+    h.write({f"res/c{i}.yml": compute(f"c{i}") for i in range(7)})
+    h.apply_ok()
+    h.provider.type("compute").read_batch = 3
+    [gone] = h.provider.live("compute", "c4")
+    del h.provider.store[gone.id]
+    h.provider.reset()
+    plan = actions(h.plan())
+    assert plan == {f"compute.c{i}": Action.CREATE if i == 4 else Action.NO_OP for i in range(7)}
+    batches = [c.name.split(",") for c in h.provider.ops("read_many")]
+    assert sorted(len(b) for b in batches) == [1, 3, 3], "7 ids in calls of at most 3"
+    assert not h.provider.ops("read"), "no single reads for a batched kind"
+
+
+def test_a_batch_read_with_a_result_missing_fails_naming_the_provider(h: Harness) -> None:
+    h.write({"res/a.yml": compute("a"), "res/b.yml": compute("b")})
+    h.apply_ok()
+    fake = h.provider.type("compute")
+    fake.read_batch = 10
+    fake.read_many = lambda ctx, idents: []  # type: ignore[method-assign]
+    with pytest.raises(ProviderError, match=r"read_many returned 0 result\(s\) for 2 id\(s\)"):
+        h.plan()
