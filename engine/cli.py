@@ -358,7 +358,7 @@ def _run_apply(
     options: Any,
     what: str,
 ) -> None:
-    from mlplan.engine import render
+    from mlplan.engine import gates, render
     from mlplan.engine import session as s
     from mlplan.engine.apply import ApplyOptions
     from mlplan.engine.errors import ApplyFailed, Interrupted
@@ -377,6 +377,7 @@ def _run_apply(
                 if the_plan.mode != "refresh-only":
                     s.apply(session, state, the_plan, ApplyOptions(parallelism=1), emit)  # refresh outputs
                 return
+            gates.check(session.config, the_plan)  # refuse before asking
             _confirm(auto_approve, f"{what} these changes")
         if the_plan.mode == "refresh-only":
             s.refresh_state(session, state, the_plan)

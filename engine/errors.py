@@ -72,6 +72,17 @@ class StalePlanError(MlplanError):
     """A saved plan no longer matches the state or the inputs."""
 
 
+class GateClosed(MlplanError):
+    """The plan passes a gate (approval, promotion) that this version cannot enforce."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+    def render(self) -> str:
+        return "\n".join(f"Error: {r}" for r in self.reasons) + "\nNothing was changed."
+
+
 class ProviderError(MlplanError):
     """A provider operation failed."""
 

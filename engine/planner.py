@@ -5,6 +5,7 @@ No printing and no prompting here: progress goes out as events for the CLI to re
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -16,6 +17,7 @@ from typing import Any
 
 import networkx as nx
 
+from mlplan.engine import gates
 from mlplan.engine.address import Address
 from mlplan.engine.config import Config, ResourceSpec
 from mlplan.engine.content import describe_change
@@ -230,7 +232,7 @@ class Planner:
             mode = "normal"
         if self.errors:
             raise PlanError(self.errors)
-        return Plan(
+        plan = Plan(
             project=self.config.project,
             environment=self.config.environment.name,
             lineage=self.state.lineage,
@@ -240,6 +242,7 @@ class Planner:
             variables_hash=variables_hash(self.config),
             mode=mode,
         )
+        return dataclasses.replace(plan, diagnostics=tuple(gates.unenforced(self.config, plan)))
 
     # -- one desired resource ---------------------------------------------------------------
     def _observed(self, address: Address) -> tuple[ResourceState | None, Observed | None, bool]:

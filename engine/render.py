@@ -95,6 +95,8 @@ def text(plan: dict[str, Any], verbose: bool = False) -> str:
 def markdown(plan: dict[str, Any]) -> str:
     """A PR comment: summary first, then a table and the field changes in a details block."""
     out = [f"### mlplan: `{plan['project']}` / `{plan['environment']}`", "", f"**{summary(plan)}**", ""]
+    for d in plan.get("diagnostics", []):
+        out += [f"> **Warning:** {d}", ""]
     changed = _changed(plan)
     if changed:
         out += ["| | address | action | why |", "|---|---|---|---|"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlplan.engine import gates
 from mlplan.engine import graph as graph_mod
 from mlplan.engine.address import Address
 from mlplan.engine.apply import Applier, ApplyOptions, ApplyResult
@@ -222,6 +223,7 @@ def apply(
     emit: Event = _quiet,
     stop: threading.Event | None = None,
 ) -> ApplyResult:
+    gates.check(session.config, the_plan)  # before anything is written
     journal = session.backend.journal(state)
     try:
         applier = Applier(
