@@ -17,6 +17,7 @@ from typing import Any
 
 import networkx as nx
 
+from mlplan.engine import traffic
 from mlplan.engine.address import Address
 from mlplan.engine.config import Config
 from mlplan.engine.desired import (
@@ -70,8 +71,10 @@ def execution_graph(plan: Plan) -> nx.DiGraph:
         for dep in change.depends_on:
             if dep not in by_addr:
                 continue
-            if change.action in REMOVALS and by_addr[dep].action in REMOVALS:
-                g.add_edge(address, dep)  # delete the dependent before what it depends on
+            if by_addr[dep].action in REMOVALS:
+                # a removal runs after what depends on it: a dependent removed goes first, and one
+                # that changes moves off it first (traffic leaves a deployment ttl deletes)
+                g.add_edge(address, dep)
             else:
                 g.add_edge(dep, address)
         if change.action not in REMOVALS:
@@ -225,6 +228,9 @@ class Applier:
         res = self.config.resources[address]
         content = content_of(res, self.cache)
         spec = resolve_references(res.spec, self.graph.refs.get(address, []), self._versions(address))
+        if kind == "traffic":  # as planned: no share for a deployment its ttl deletes
+            deps = self.graph.dependencies(address)
+            spec, _gone = traffic.without_reaped(spec, deps, self.changes, self.journal.state)
         if res.produced_by is not None:
             spec = resolve_run(spec, res.produced_by, self.journal.state)
         desired = make_desired(res, spec, content, ownership_tags(self.config.project, address, op_id))

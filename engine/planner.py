@@ -17,7 +17,7 @@ from typing import Any
 
 import networkx as nx
 
-from mlplan.engine import gates
+from mlplan.engine import gates, traffic
 from mlplan.engine.address import Address
 from mlplan.engine.config import Config, ResourceSpec
 from mlplan.engine.content import describe_change
@@ -280,6 +280,19 @@ class Planner:
         return out
 
     def _plan_one(self, res: ResourceSpec) -> ResourceChange:
+        if res.address.kind != "traffic":
+            return self._plan_resource(res)
+        deps = self.graph.dependencies(res.address)
+        spec, gone = traffic.without_reaped(res.spec, deps, self.changes, self.state)
+        if not gone:
+            return self._plan_resource(res)
+        planned = self._plan_resource(replace(res, spec=spec))
+        if not planned.action.changes:
+            return planned
+        note = f"{', '.join(gone)} deleted by ttl: traffic {spec['traffic'] or 'to no deployment'}"
+        return replace(planned, reason=f"{note}; {planned.reason}")
+
+    def _plan_resource(self, res: ResourceSpec) -> ResourceChange:
         address = res.address
         rt = resource_type(self.provider, address.kind, str(address))
         content = content_of(res, self.cache)

@@ -93,6 +93,8 @@ class FakeType(ResourceType):
         self.mutable_fields = frozenset({"description", "tags"}) if self.versioned else frozenset()
         self.sensitive_fields = frozenset({"secret"})
         self.can_delete_versions = can_delete_versions
+        if kind == "traffic":  # like the real providers: an endpoint's setting, its own step
+            self.change_action, self.attached = "shift_traffic", True
 
     # -- what the engine compares ------------------------------------------------------
     def desired_attributes(self, desired: Desired) -> dict[str, Any]:

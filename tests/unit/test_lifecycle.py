@@ -206,3 +206,57 @@ def test_ttl_expired_deletes_then_stays_reaped(h: Harness) -> None:
     rs = h.state().resources["compute.dev"]
     assert rs.status == "live"
     assert actions(h.plan()) == {"compute.dev": Action.NO_OP}
+
+
+def test_a_deployment_reaped_by_ttl_gives_its_traffic_to_the_others_first(h: Harness) -> None:
+    h.write(
+        {
+            "mlplan.yaml": _settings("online_deployment.ep/blue: {lifecycle: {ttl: 24h}}"),
+            "res/ep.yml": endpoint(traffic={"blue": 70, "green": 30}),
+            "res/blue.yml": deployment("blue"),
+            "res/green.yml": deployment("green"),
+        }
+    )
+    h.apply_ok()
+    created = datetime.fromisoformat(h.state().resources["online_deployment.ep/blue"].created_at)
+    later = PlanOptions(now=created + timedelta(hours=25))
+    plan = h.plan(later)
+    changes = by_address(plan)
+    assert changes["online_deployment.ep/blue"].action is Action.DELETE
+    shift = changes["traffic.ep"]
+    assert shift.action is Action.SHIFT_TRAFFIC
+    assert shift.reason.startswith("blue deleted by ttl: traffic {'green': 100}")
+    h.provider.reset()
+    h.apply_ok(plan)
+    assert h.provider.ended_before_started("ep", "ep/blue"), "traffic moves off blue before blue is deleted"
+    [split] = h.provider.live("traffic", "ep")
+    assert split.attributes["traffic"] == {"green": 100}
+    # blue stays deleted, and so does its share, whatever the time
+    for options in (later, PlanOptions()):
+        assert {a: x for a, x in actions(h.plan(options)).items() if x is not Action.NO_OP} == {}
+    # recreated on request: its share comes back after it exists
+    again = h.plan(PlanOptions(replace=(Address("online_deployment", "ep/blue"),)))
+    assert by_address(again)["traffic.ep"].action is Action.SHIFT_TRAFFIC
+    h.provider.reset()
+    h.apply_ok(again)
+    assert h.provider.ended_before_started("ep/blue", "ep")
+    [split] = h.provider.live("traffic", "ep")
+    assert split.attributes["traffic"] == {"blue": 70, "green": 30}
+
+
+@pytest.mark.parametrize(
+    "split,gone,expected",
+    [
+        ({"a": 50, "b": 30, "c": 20}, ["a"], {"b": 60, "c": 40}),
+        ({"a": 34, "b": 33, "c": 33}, ["a"], {"b": 50, "c": 50}),
+        ({"a": 1, "b": 33, "c": 33, "d": 33}, ["a"], {"b": 34, "c": 33, "d": 33}),
+        ({"a": 100}, ["a"], {}),
+        ({"a": 100, "b": 0}, ["a"], {}),
+    ],
+)
+def test_rebalance_keeps_proportions_and_sums_to_100_or_0(
+    split: dict[str, int], gone: list[str], expected: dict[str, int]
+) -> None:
+    from mlplan.engine.traffic import rebalance
+
+    assert rebalance(split, gone) == expected
