@@ -256,3 +256,20 @@ def test_endpoint_update_keeps_traffic_and_serving(quickstart: Path) -> None:
     assert score(uri, key)[:1] == (200,)
     assert "traffic.cancer" not in run_mlplan("-C", str(quickstart), "state", "list").out
     assert run_mlplan("-C", str(quickstart), "plan", "--detailed-exitcode").code == 0
+
+
+def test_ttl_reaps_the_deployment_after_draining_it_and_replace_brings_it_back(quickstart: Path) -> None:
+    config = quickstart / "mlplan.yaml"
+    config.write_text(config.read_text() + 'settings:\n  "online_deployment.cancer/blue": {lifecycle: {ttl: 24h}}\n')
+    uri, key = endpoint(quickstart)
+    later = {"MLPLAN_NOW": "2099-01-01T00:00:00+00:00"}
+    r = run_mlplan("-C", str(quickstart), "apply", "--auto-approve", env=later)
+    assert r.code == 0, r.text
+    assert r.err.index("traffic.cancer: shift_traffic done") < r.err.index("online_deployment.cancer/blue: delete...")
+    assert not list((quickstart / ".mlplan/local-workspace/endpoints/cancer/deployments").glob("blue/*/server.json"))
+    assert score(uri, key)[0] != 200  # nothing left to serve
+    assert run_mlplan("-C", str(quickstart), "plan", "--detailed-exitcode", env=later).code == 0
+    r = run_mlplan("-C", str(quickstart), "apply", "--auto-approve", "--replace", "online_deployment.cancer/blue")
+    assert r.code == 0, r.text
+    assert score(uri, key)[:1] == (200,)
+    assert run_mlplan("-C", str(quickstart), "plan", "--detailed-exitcode").code == 0
