@@ -8,10 +8,12 @@ reaches the plan, the state or the terminal. The provider itself still receives 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
+from mlplan.engine.errors import ProviderError
 from mlplan.providers.base import Context, Desired, Observed, Problem, Provider, ResourceType, secret_hash
 
 
@@ -68,36 +70,65 @@ class _RedactingType(ResourceType):
         out: dict[str, Any] = self.r.scrub(self.inner.desired_attributes(desired))
         return out
 
+    # Every call gets a context whose log is scrubbed (a job's streamed output may print a secret),
+    # and an error whose message holds a secret (a failed job's log tail) is re-raised scrubbed.
+    def _ctx(self, ctx: Context) -> Context:
+        return replace(ctx, log=lambda message: ctx.log(self.r.scrub(message)))
+
+    @contextmanager
+    def _scrubbed_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except ProviderError as exc:
+            clean = self.r.scrub(str(exc))
+            if clean == str(exc):
+                raise
+            raise ProviderError(clean, address=exc.address, provider=exc.provider) from None
+        except Exception as exc:
+            clean = self.r.scrub(str(exc))
+            if clean == str(exc):
+                raise
+            raise ProviderError(f"{type(exc).__name__}: {clean}") from None
+
     def read(self, ctx: Context, ident: str) -> Observed | None:
-        return self.r.observed(self.inner.read(ctx, ident))
+        with self._scrubbed_errors():
+            return self.r.observed(self.inner.read(self._ctx(ctx), ident))
 
     def read_many(self, ctx: Context, idents: Sequence[str]) -> list[Observed | None]:
-        return [self.r.observed(o) for o in self.inner.read_many(ctx, idents)]
+        with self._scrubbed_errors():
+            return [self.r.observed(o) for o in self.inner.read_many(self._ctx(ctx), idents)]
 
     def lookup(self, ctx: Context, name: str, version: str | None) -> Observed | None:
-        return self.r.observed(self.inner.lookup(ctx, name, version))
+        with self._scrubbed_errors():
+            return self.r.observed(self.inner.lookup(self._ctx(ctx), name, version))
 
     def find_owned(self, ctx: Context, name: str, operation: str) -> Observed | None:
-        return self.r.observed(self.inner.find_owned(ctx, name, operation))
+        with self._scrubbed_errors():
+            return self.r.observed(self.inner.find_owned(self._ctx(ctx), name, operation))
 
     def create(self, ctx: Context, desired: Desired) -> Observed:
-        out = self.r.observed(self.inner.create(ctx, desired))
+        with self._scrubbed_errors():
+            out = self.r.observed(self.inner.create(self._ctx(ctx), desired))
         assert out is not None
         return out
 
     def update(self, ctx: Context, desired: Desired, current: Observed) -> Observed:
-        out = self.r.observed(self.inner.update(ctx, desired, current))
+        with self._scrubbed_errors():
+            out = self.r.observed(self.inner.update(self._ctx(ctx), desired, current))
         assert out is not None
         return out
 
     def delete(self, ctx: Context, current: Observed) -> None:
-        self.inner.delete(ctx, current)
+        with self._scrubbed_errors():
+            self.inner.delete(self._ctx(ctx), current)
 
     def archive(self, ctx: Context, current: Observed) -> None:
-        self.inner.archive(ctx, current)
+        with self._scrubbed_errors():
+            self.inner.archive(self._ctx(ctx), current)
 
     def discard(self, ctx: Context, name: str, operation: str) -> None:
-        self.inner.discard(ctx, name, operation)
+        with self._scrubbed_errors():
+            self.inner.discard(self._ctx(ctx), name, operation)
 
     def credentials(self, ctx: Context, current: Observed) -> dict[str, str]:
         return self.inner.credentials(ctx, current)  # asked for explicitly: not scrubbed

@@ -70,3 +70,39 @@ def test_secrets_stay_out_of_plans_state_and_output(project: Path) -> None:
 
     for value in (SECRET, PASSWORD):
         assert hashlib.sha256(value.encode()).hexdigest()[:10] not in everything
+
+
+def test_a_job_that_prints_a_secret_does_not_leak_it(tmp_path: Path) -> None:
+    """A job's streamed output and a failed job's log tail are scrubbed like everything else."""
+    root = tmp_path / "p"
+    job = """
+        $schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
+        name: leaky
+        code: ./src
+        command: python leak.py {code}
+        environment_variables:
+          TOKEN: ${{var.token}}
+        """
+    write(
+        root,
+        {
+            "mlplan.yaml": """
+            project: leaky
+            resources: ["res/*.yml"]
+            variables:
+              token: {type: string, sensitive: true}
+            """,
+            "res/job.yml": job.format(code=3),
+            "res/src/leak.py": "import os, sys\nprint('the token is', os.environ['TOKEN'])\nsys.exit(int(sys.argv[1]))\n",
+        },
+    )
+    var = ("--var", f"token={SECRET}")
+    failed = run_mlplan("-C", str(root), "apply", "--auto-approve", *var)
+    assert failed.code == 1, failed.text
+    assert "exit code 3" in failed.text and "the token is (sensitive:" in failed.text
+    write(root, {"res/job.yml": job.format(code=0)})
+    ok = run_mlplan("-C", str(root), "apply", "--auto-approve", *var)
+    assert ok.code == 0, ok.text
+    assert "[job.leaky] the token is (sensitive:" in ok.err
+    kept = failed.text + ok.text + "".join(f.read_text() for f in (root / ".mlplan/state").iterdir())
+    assert SECRET not in kept
