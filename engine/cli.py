@@ -622,4 +622,13 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except KeyboardInterrupt:
         _err("Interrupted.")
         sys.exit(130)
+    except Exception as exc:  # a bug: still a message, not a traceback (state is journaled as usual)
+        if os.environ.get("MLPLAN_DEBUG"):
+            raise
+        _err(
+            f"Error: internal error: {type(exc).__name__}: {exc}\n"
+            "  hint: this is a bug in mlplan; state holds every finished operation. Run again with"
+            " MLPLAN_DEBUG=1 for the traceback and report it with the command line"
+        )
+        sys.exit(1)
     sys.exit(0)

@@ -62,6 +62,7 @@ class _RedactingType(ResourceType):
         self.attached = inner.attached
         self.produced_fields = inner.produced_fields
         self.read_batch = inner.read_batch
+        self.id_format = inner.id_format
 
     def validate(self, desired: Desired) -> list[Problem]:
         return self.inner.validate(desired)

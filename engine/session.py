@@ -335,6 +335,10 @@ def import_resource(session: Session, state: State, address: Address, ident: str
             "use `mlplan state rm` first to re-import"
         )
     rt = resource_type(session.provider, address.kind, str(address))
+    if not rt.valid_id(ident):
+        raise UsageError(
+            f"{ident!r} is not a {address.kind} id of the {session.provider.name} provider: expected {rt.id_format}"
+        )
     observed = rt.read(session.ctx, ident)
     if observed is None:
         raise ProviderError(f"no {address.kind} with id {ident!r} exists in the workspace", address=str(address))

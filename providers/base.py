@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -128,6 +129,15 @@ class ResourceType(ABC):
     # > 0: refresh reads this kind with read_many, up to this many ids a call (one list call instead
     # of one request per resource, for APIs that throttle); 0: one read per resource.
     read_batch: int = 0
+    # The shape of this kind's provider ids, placeholders in <>: "computes/<name>". `mlplan import`
+    # checks an id against it and shows it when one does not fit.
+    id_format: str = ""
+
+    def valid_id(self, ident: str) -> bool:
+        if not self.id_format:
+            return True
+        parts = re.split(r"<[a-z_]+>", self.id_format)
+        return re.fullmatch("[^/]+".join(re.escape(p) for p in parts), ident) is not None
 
     def validate(self, desired: Desired) -> list[Problem]:
         """Plan-time check: refuse what this provider cannot honour (with the field path)."""

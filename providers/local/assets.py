@@ -225,6 +225,7 @@ def _dotted(spec: dict[str, Any], dotted: str) -> Any:
 class DataType(AssetType):
     kind = "data"
     folder = "data"
+    id_format = "data/<name>/versions/<version>"
     content_fields = {"path": "path"}
     fields = ("type", "description", "tags", "properties")
     defaults = {"type": "uri_folder", "properties": {}}
@@ -234,6 +235,7 @@ class DataType(AssetType):
 class ModelType(AssetType):
     kind = "model"
     folder = "models"
+    id_format = "models/<name>/versions/<version>"
     content_fields = {"path": "path"}
     fields = ("type", "description", "tags", "properties", "stage", "flavors")
     defaults = {"type": "custom_model", "properties": {}}
@@ -244,6 +246,7 @@ class ModelType(AssetType):
 class EnvironmentType(AssetType):
     kind = "environment"
     folder = "environments"
+    id_format = "environments/<name>/versions/<version>"
     content_fields = {"conda_file": "conda", "build.path": "build"}
     fields = ("image", "build", "os_type", "inference_config", "description", "tags", "conda")
     defaults = {"os_type": "linux"}

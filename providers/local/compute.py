@@ -49,6 +49,7 @@ FIELDS = (
 
 class ComputeType(ResourceType):
     kind = "compute"
+    id_format = "computes/<name>"
     immutable_fields = frozenset(
         {
             "type",

@@ -69,6 +69,7 @@ def _own_tags(desired: Desired) -> dict[str, str]:
 # -- endpoints ---------------------------------------------------------------------------------------
 class OnlineEndpointType(ResourceType):
     kind = "online_endpoint"
+    id_format = "onlineEndpoints/<name>"
     immutable_fields = frozenset({"auth_mode"})
 
     def validate(self, desired: Desired) -> list[Problem]:
@@ -207,6 +208,7 @@ class OnlineEndpointType(ResourceType):
 # -- deployments -----------------------------------------------------------------------------------
 class OnlineDeploymentType(ResourceType):
     kind = "online_deployment"
+    id_format = "onlineEndpoints/<endpoint>/deployments/<name>"
 
     def validate(self, desired: Desired) -> list[Problem]:
         spec = desired.spec
@@ -431,6 +433,7 @@ class TrafficType(ResourceType):
     """An endpoint's traffic split: its own step, after the deployments it names."""
 
     kind = "traffic"
+    id_format = "onlineEndpoints/<endpoint>/traffic"
     change_action = "shift_traffic"
     attached = True
 

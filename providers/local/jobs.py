@@ -78,6 +78,7 @@ def run_name(name: str, operation: str) -> str:
 
 class JobType(ResourceType):
     kind = "job"
+    id_format = "jobs/<run>"
     is_run = True
     input_kinds = frozenset({"data", "environment", "model", "job"})  # not compute: a bigger cluster retrains nothing
 

@@ -93,7 +93,11 @@ def test_a_job_that_prints_a_secret_does_not_leak_it(tmp_path: Path) -> None:
               token: {type: string, sensitive: true}
             """,
             "res/job.yml": job.format(code=3),
-            "res/src/leak.py": "import os, sys\nprint('the token is', os.environ['TOKEN'])\nsys.exit(int(sys.argv[1]))\n",
+            "res/src/leak.py": """
+            import os, sys
+            print("the token is", os.environ["TOKEN"])
+            sys.exit(int(sys.argv[1]))
+            """,
         },
     )
     var = ("--var", f"token={SECRET}")

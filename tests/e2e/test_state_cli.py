@@ -46,6 +46,13 @@ def test_state_rm_forgets_without_deleting_and_import_adopts(project: Path) -> N
     assert again.code == 1 and "already in state" in again.err
     missing = run_mlplan("-C", str(project), "import", "compute.gpu", "computes/gpu")
     assert missing.code == 1 and "no compute with id" in missing.err
+    # an id of the wrong shape: what shape it should have, not a traceback
+    for address, ident, shape in [
+        ("data.x", "foo/bar", "data/<name>/versions/<version>"),
+        ("compute.gpu", "computes/gpu/extra", "computes/<name>"),
+    ]:
+        bad = run_mlplan("-C", str(project), "import", address, ident)
+        assert bad.code == 1 and f"expected {shape}" in bad.err and "Traceback" not in bad.text, bad.text
 
 
 def test_state_mv_pull_push(project: Path, tmp_path: Path) -> None:
