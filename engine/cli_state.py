@@ -133,7 +133,10 @@ def push(obj: Any, file: str, force: bool) -> None:
     from mlplan.engine.errors import StateError
     from mlplan.state.model import State
 
-    text = sys.stdin.read() if file == "-" else Path(file).read_text()
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StateError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
         new = State.from_json(json.loads(text))
     except (ValueError, KeyError, TypeError) as exc:

@@ -46,6 +46,8 @@ def test_state_rm_forgets_without_deleting_and_import_adopts(project: Path) -> N
     assert again.code == 1 and "already in state" in again.err
     missing = run_mlplan("-C", str(project), "import", "compute.gpu", "computes/gpu")
     assert missing.code == 1 and "no compute with id" in missing.err
+    unreadable = run_mlplan("-C", str(project), "state", "push", str(project / "no-such-state.json"))
+    assert unreadable.code == 1 and "cannot read" in unreadable.err and "No such file" in unreadable.err
     # an id of the wrong shape: what shape it should have, not a traceback
     for address, ident, shape in [
         ("data.x", "foo/bar", "data/<name>/versions/<version>"),
