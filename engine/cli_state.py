@@ -35,10 +35,16 @@ def state_group() -> None:
 @state_group.command("list", context_settings=CONTEXT)
 @click.pass_obj
 def list_(obj: Any) -> None:
-    """List the addresses in state."""
+    """List the addresses in state (operations an interrupted run left pending go to stderr)."""
     state = _open(obj).backend.read()
     for addr in sorted(state.resources):
         click.echo(addr)
+    for op in sorted(state.pending.values(), key=lambda p: p.started_at):
+        click.echo(
+            f"pending: {op.action} {op.address} (operation {op.op_id}, started {op.started_at}, interrupted);"
+            " the next plan or apply reconciles it",
+            err=True,
+        )
 
 
 @state_group.command(context_settings=CONTEXT)

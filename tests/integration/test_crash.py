@@ -47,6 +47,10 @@ def converge(project: Path) -> None:
 @pytest.mark.parametrize("nth", [1, 2, 4])
 def test_crash_during_first_apply_converges(project: Path, point: str, nth: int) -> None:
     crash(project, point, nth)
+    if point != "before_begin":  # an operation had begun: state list tells, and says what happens next
+        listed = run_mlplan("-C", str(project), "state", "list")
+        assert listed.code == 0 and "pending: create " in listed.err, listed.text
+        assert "the next plan or apply reconciles it" in listed.err
     converge(project)
     assert versions(project) == {"data/iris": ["1"], "environments/sk": ["1"], "models/clf": ["1"]}
 
