@@ -233,7 +233,8 @@ class Applier:
             spec, _gone = traffic.without_reaped(spec, deps, self.changes, self.journal.state)
         if res.produced_by is not None:
             spec = resolve_run(spec, res.produced_by, self.journal.state)
-        desired = make_desired(res, spec, content, ownership_tags(self.config.project, address, op_id))
+        tags = ownership_tags(self.config.project, address, op_id)
+        desired = make_desired(res, spec, content, tags, self.config.project)
         if action is Action.ADOPT:
             found = rt.lookup(self.ctx, address.name, desired.version)
             if found is None:

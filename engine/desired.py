@@ -120,6 +120,7 @@ def make_desired(
     spec: dict[str, Any],
     content: Mapping[str, Content],
     tags: dict[str, str] | None = None,
+    project: str = "",
 ) -> Desired:
     version = spec.get("version")
     return Desired(
@@ -131,6 +132,7 @@ def make_desired(
         version=str(version) if version is not None and res.address.kind in kinds.VERSIONED_KINDS else None,
         content={k: c.digest for k, c in content.items()},
         tags=tags or {},
+        project=project,
     )
 
 

@@ -85,7 +85,7 @@ def validate(config: Config, provider: Provider) -> None:
                 )
             )
             continue
-        desired = make_desired(res, res.spec, {})
+        desired = make_desired(res, res.spec, {}, project=config.project)
         for p in rt.validate(desired):
             diags.append(res.diag(p.message, p.path, hint=p.hint))
     if diags:
@@ -322,7 +322,7 @@ class Planner:
             return change(action, f"registered from the new run of {producer.address}", after=after)
         if res.produced_by is not None:
             spec = resolve_run(spec, res.produced_by, self.state)
-        desired = make_desired(res, spec, content)
+        desired = make_desired(res, spec, content, project=self.config.project)
         after = rt.desired_attributes(desired)
         if res.produced_by is not None and rs is not None:
             after.update({f: rs.attributes[f] for f in rt.produced_fields if f in rs.attributes})

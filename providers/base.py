@@ -78,6 +78,7 @@ class Desired:
     version: str | None = None  # explicit version; None lets the provider choose the next one
     content: dict[str, str] = field(default_factory=dict)  # path field -> digest of local content
     tags: dict[str, str] = field(default_factory=dict)  # ownership tags to stamp
+    project: str = ""  # the mlplan project (salts secret_hash)
 
 
 @dataclass

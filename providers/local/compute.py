@@ -104,7 +104,7 @@ class ComputeType(ResourceType):
         out["tags"] = user_tags(spec.get("tags"))
         ssh = spec.get("ssh_settings")
         if isinstance(ssh, dict) and ssh.get("admin_password") is not None:
-            ssh = {**ssh, "admin_password": secret_hash(str(ssh["admin_password"]))}
+            ssh = {**ssh, "admin_password": secret_hash(str(ssh["admin_password"]), desired.project)}
         out["ssh_settings"] = ssh
         return out
 
