@@ -92,26 +92,65 @@ def text(plan: dict[str, Any], verbose: bool = False) -> str:
     return "\n".join(lines)
 
 
-def markdown(plan: dict[str, Any]) -> str:
-    """A PR comment: summary first, then a table and the field changes in a details block."""
+# GitHub refuses comments over 65,536 characters; keep room for what CI wraps around the plan.
+COMMENT_LIMIT = 60_000
+_FOOTER_ROOM = 400
+
+
+def markdown(plan: dict[str, Any], limit: int = COMMENT_LIMIT) -> str:
+    """A PR comment: summary first, then a table and the field changes in a details block.
+
+    A plan too long for one comment keeps its summary and warnings whole, shows as many rows and
+    field changes as fit within ``limit`` characters, and says how many it left out.
+    """
     out = [f"### mlplan: `{plan['project']}` / `{plan['environment']}`", "", f"**{summary(plan)}**", ""]
     for d in plan.get("diagnostics", []):
         out += [f"> **Warning:** {d}", ""]
     changed = _changed(plan)
-    if changed:
-        out += ["| | address | action | why |", "|---|---|---|---|"]
-        for c in changed:
-            reason = c["reason"].replace("|", "\\|")
-            out.append(f"| `{_symbol(c['action'])}` | `{c['address']}` | {c['action']} | {reason} |")
-        details = [c for c in changed if c.get("changes")]
-        if details:
-            out += ["", "<details><summary>Field changes</summary>", "", "```diff"]
-            for c in details:
-                out.append(f"# {c['address']}")
-                for ch in c["changes"]:
-                    out.append(f"- {ch['path']}: {short(ch['before'], 120)}")
-                    out.append(f"+ {ch['path']}: {short(ch['after'], 120)}")
-            out += ["```", "", "</details>"]
+    if not changed:
+        return "\n".join(out) + "\n"
+    size = sum(len(line) + 1 for line in out)
+    budget = max(0, limit - _FOOTER_ROOM)
+
+    def fits(lines: list[str]) -> bool:
+        nonlocal size
+        more = sum(len(line) + 1 for line in lines)
+        if size + more > budget:
+            return False
+        size += more
+        return True
+
+    rows = ["| | address | action | why |", "|---|---|---|---|"]
+    fits(rows)
+    shown = 0
+    for c in changed:
+        reason = c["reason"].replace("|", "\\|")
+        row = f"| `{_symbol(c['action'])}` | `{c['address']}` | {c['action']} | {reason} |"
+        if not fits([row]):
+            break
+        rows.append(row)
+        shown += 1
+    out += rows
+    if shown < len(changed):
+        out.append(f"| | *{len(changed) - shown} more change(s) not shown* | | |")
+    details = [c for c in changed[:shown] if c.get("changes")]
+    blocks = []
+    for c in details:
+        block = [f"# {c['address']}"]
+        for ch in c["changes"]:
+            block.append(f"- {ch['path']}: {short(ch['before'], 120)}")
+            block.append(f"+ {ch['path']}: {short(ch['after'], 120)}")
+        if not fits(block):
+            break
+        blocks.append(block)
+    if blocks:
+        out += ["", "<details><summary>Field changes</summary>", "", "```diff"]
+        out += [line for block in blocks for line in block]
+        if len(blocks) < len(details):
+            out.append(f"# ... field changes of {len(details) - len(blocks)} more resource(s) not shown")
+        out += ["```", "", "</details>"]
+    if shown < len(changed) or len(blocks) < len(details):
+        out += ["", "*The plan is too long for one comment: `mlplan show PLANFILE` prints all of it.*"]
     return "\n".join(out) + "\n"
 
 
