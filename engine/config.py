@@ -188,6 +188,7 @@ def load(
     settings = body.get("settings") or {}
     resources = _load_resources(root, body, interp, env, settings, out)
     _check_settings(settings, resources, body, out)
+    _check_promotion(body.get("promotion") or {}, resources, body, out)
     config = Config(
         root=root,
         project=str(body["project"]),
@@ -663,6 +664,23 @@ def _apply_settings(res: ResourceSpec, block: Mapping[str, Any], env: Environmen
     res.depends_on = tuple(Address.parse(a) for a in block.get("depends_on") or ())
     if isinstance(block, LineDict):
         res.depends_on_line = line_of(block, "depends_on")
+
+
+def _check_promotion(
+    promotion: Mapping[str, Any], resources: Mapping[Address, ResourceSpec], body: LineDict, out: _Collector
+) -> None:
+    """A policy for a model the project does not have would gate nothing: say so."""
+    models = sorted(a.name for a in resources if a.kind == "model")
+    for name in promotion:
+        if Address("model", str(name)) not in resources:
+            out.add(
+                Diagnostic(
+                    f"promotion policy for model {name!r}, which this project does not define",
+                    file=PROJECT_FILE,
+                    line=line_for_path(body, ("promotion", str(name))),
+                    hint=f"name a model by its name: field (models here: {', '.join(models) or 'none'})",
+                )
+            )
 
 
 def _check_settings(

@@ -265,6 +265,20 @@ environments:
     assert_refused(root, snap, where="mlplan.yaml:9", says=["unknown variable", "nope"])
 
 
+def test_promotion_policy_for_a_model_the_project_lacks(applied: tuple[Path, dict[str, bytes]]) -> None:
+    root, snap = applied
+    (root / "mlplan.yaml").write_text(
+        _project_with(
+            """
+promotion:
+  clf: {evaluation_data: "azureml:iris@latest", label_column: b}
+  cfl: {evaluation_data: "azureml:iris@latest", label_column: b}
+"""
+        )
+    )
+    assert_refused(root, snap, where="mlplan.yaml:7", says=["promotion policy for model 'cfl'", "models here: clf"])
+
+
 UNSET = "MLPLAN_E2E_SURELY_UNSET_VARIABLE"
 
 
