@@ -50,19 +50,8 @@ class _RedactingType(ResourceType):
     def __init__(self, inner: ResourceType, redactor: Redactor) -> None:
         self.inner = inner
         self.r = redactor
-        self.kind = inner.kind
-        self.versioned = inner.versioned
-        self.immutable_fields = inner.immutable_fields
-        self.mutable_fields = inner.mutable_fields
-        self.sensitive_fields = inner.sensitive_fields
-        self.can_delete_versions = inner.can_delete_versions
-        self.is_run = inner.is_run
-        self.input_kinds = inner.input_kinds
-        self.change_action = inner.change_action
-        self.attached = inner.attached
-        self.produced_fields = inner.produced_fields
-        self.read_batch = inner.read_batch
-        self.id_format = inner.id_format
+        for flag in ResourceType.__annotations__:  # every declared flag (kind, versioned, ...) as the inner's
+            setattr(self, flag, getattr(inner, flag))
 
     def validate(self, desired: Desired) -> list[Problem]:
         return self.inner.validate(desired)
@@ -80,15 +69,12 @@ class _RedactingType(ResourceType):
     def _scrubbed_errors(self) -> Iterator[None]:
         try:
             yield
-        except ProviderError as exc:
-            clean = self.r.scrub(str(exc))
-            if clean == str(exc):
-                raise
-            raise ProviderError(clean, address=exc.address, provider=exc.provider) from None
         except Exception as exc:
             clean = self.r.scrub(str(exc))
             if clean == str(exc):
                 raise
+            if isinstance(exc, ProviderError):
+                raise ProviderError(clean, address=exc.address, provider=exc.provider) from None
             raise ProviderError(f"{type(exc).__name__}: {clean}") from None
 
     def read(self, ctx: Context, ident: str) -> Observed | None:
