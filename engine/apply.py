@@ -224,7 +224,7 @@ class Applier:
                 rt.archive(self.ctx, current)
             else:
                 rt.delete(self.ctx, current)
-            return _REAPED if change.reason.startswith("ttl expired") else None
+            return _REAPED if change.reaps else None
         res = self.config.resources[address]
         content = content_of(res, self.cache)
         spec = resolve_references(res.spec, self.graph.refs.get(address, []), self._versions(address))

@@ -67,6 +67,9 @@ class FieldChange:
         return {"path": self.path, "before": self.before, "after": self.after}
 
 
+TTL_EXPIRED = "ttl expired"  # how a ttl deletion's reason starts (see ResourceChange.reaps)
+
+
 @dataclass(frozen=True)
 class ResourceChange:
     address: Address
@@ -80,6 +83,11 @@ class ResourceChange:
     prior_depends_on: tuple[Address, ...] = ()  # what it depended on when state was written
     replace_order: str = "delete_first"  # or create_first (create_before_destroy)
     adopt: bool = False  # an existing owned resource is taken into state instead of created
+
+    @property
+    def reaps(self) -> bool:
+        """A deletion because the resource's ttl expired (it stays in state as reaped)."""
+        return self.action is Action.DELETE and self.reason.startswith(TTL_EXPIRED)
 
     def to_json(self) -> dict[str, Any]:
         return {

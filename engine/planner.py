@@ -33,7 +33,7 @@ from mlplan.engine.desired import (
 from mlplan.engine.diffing import field_changes, reason_for
 from mlplan.engine.errors import Diagnostic, PlanError, ProviderError, ValidationFailed
 from mlplan.engine.graph import Graph
-from mlplan.engine.plan import UNKNOWN, Action, FieldChange, Plan, ResourceChange
+from mlplan.engine.plan import TTL_EXPIRED, UNKNOWN, Action, FieldChange, Plan, ResourceChange
 from mlplan.engine.redact import mask_previous
 from mlplan.providers.base import TAG_ADDRESS, TAG_PROJECT, Context, Observed, Provider, ResourceType
 from mlplan.state.model import ResourceState, State, now_iso
@@ -360,7 +360,7 @@ class Planner:
             if expires <= self.now:
                 return change(
                     Action.DELETE,
-                    f"ttl expired ({_td(res.lifecycle.ttl)} since {rs.created_at})",
+                    f"{TTL_EXPIRED} ({_td(res.lifecycle.ttl)} since {rs.created_at})",
                     before=before,
                 )
 

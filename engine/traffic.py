@@ -24,8 +24,7 @@ def reaped_deployments(
         change, rs = changes.get(dep), state.resources.get(str(dep))
         if dep.kind != "online_deployment" or change is None:
             continue
-        deleted_now = change.action is Action.DELETE and change.reason.startswith("ttl expired")
-        if deleted_now or (change.action is Action.NO_OP and rs is not None and rs.status == "reaped"):
+        if change.reaps or (change.action is Action.NO_OP and rs is not None and rs.status == "reaped"):
             out.append(dep.name.split("/", 1)[1])
     return sorted(out)
 
