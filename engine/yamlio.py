@@ -27,8 +27,12 @@ class _Loader(_Base):  # type: ignore[misc]
     pass
 
 
-def _duplicate(key: Any, key_node: yaml.Node, first_line: int) -> yaml.MarkedYAMLError:
-    return yaml.MarkedYAMLError(None, None, f"duplicate key {key!r} (first on line {first_line})", key_node.start_mark)
+class _DuplicateKey(yaml.MarkedYAMLError):
+    """A key given twice in one mapping (PyYAML would keep the last one silently)."""
+
+
+def _duplicate(key: Any, key_node: yaml.Node, first_line: int) -> _DuplicateKey:
+    return _DuplicateKey(None, None, f"duplicate key {key!r} (first on line {first_line})", key_node.start_mark)
 
 
 def _construct_mapping(loader: Any, node: yaml.MappingNode) -> LineDict:
@@ -63,10 +67,9 @@ def load_text(text: str, file: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         what = " ".join(p for p in (exc.context, exc.problem) if p)
-        duplicate = (exc.problem or "").startswith("duplicate key")
         hint = (
             "keep one of the two (YAML tools disagree on which one wins)"
-            if duplicate
+            if isinstance(exc, _DuplicateKey)
             else "fix the YAML syntax (indentation, quotes, a missing ':'); `yamllint` can help"
         )
         raise YamlError(Diagnostic(f"malformed YAML: {what}", file=file, line=line, hint=hint)) from exc
