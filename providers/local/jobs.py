@@ -33,6 +33,7 @@ from mlplan.engine.kinds import is_remote
 from mlplan.providers.base import OWNERSHIP_TAGS, TAG_OPERATION, Context, Desired, Observed, Problem, ResourceType
 from mlplan.providers.local.assets import NOT_LOCAL, user_tags
 from mlplan.providers.local.paths import ASSET, JOB_OUTPUT, resolve
+from mlplan.providers.local.serving import zombie
 from mlplan.providers.local.workspace import read_json, remove_tree, workspace_root, write_json_atomic
 from mlplan.state.model import now_iso
 
@@ -330,7 +331,7 @@ def _processes_in(cwd: Path) -> list[int]:
         if not proc.name.isdigit():
             continue
         try:
-            if Path(os.readlink(proc / "cwd")) == cwd and (proc / "stat").read_text().split(") ", 1)[1][0] != "Z":
+            if Path(os.readlink(proc / "cwd")) == cwd and not zombie(int(proc.name)):
                 found.append(int(proc.name))
         except OSError:
             continue  # gone meanwhile, or not ours to read

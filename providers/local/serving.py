@@ -47,7 +47,7 @@ class Server:
             cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             return _pid_exists(self.pid)
-        return self.marker in cmdline and not _zombie(self.pid)
+        return self.marker in cmdline and not zombie(self.pid)
 
     def healthy(self, path: str = "/", timeout: float = 2.0) -> bool:
         return self.alive() and http_ok(self.port, path, timeout)
@@ -63,7 +63,8 @@ def _pid_exists(pid: int) -> bool:
     return True
 
 
-def _zombie(pid: int) -> bool:
+def zombie(pid: int) -> bool:
+    """Whether ``pid`` has exited and waits to be reaped (False when it is gone or unreadable)."""
     with contextlib.suppress(OSError):
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
     return False
