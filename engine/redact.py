@@ -21,9 +21,12 @@ class Redactor:
     def __init__(self, secrets: Iterable[str], salt: str = "") -> None:
         # longest first, so a secret that contains another is replaced whole
         self.secrets = sorted({s for s in secrets if isinstance(s, str) and len(s) >= 3}, key=len, reverse=True)
-        # a slow, salted hash: markers end up in PR comments, where a fast one would let anyone
-        # test guesses of a weak secret
-        self.markers = {s: f"(sensitive:{secret_hash(s, salt).split(':')[1][:10]})" for s in self.secrets}
+        self.salt = salt
+
+    def marker(self, secret: str) -> str:
+        # a slow, salted hash (made when first needed, not at start-up): markers end up in PR
+        # comments, where a fast one would let anyone test guesses of a weak secret
+        return f"(sensitive:{secret_hash(secret, self.salt).split(':')[1][:10]})"
 
     def __bool__(self) -> bool:
         return bool(self.secrets)
@@ -32,7 +35,7 @@ class Redactor:
         if isinstance(value, str):
             for s in self.secrets:
                 if s in value:
-                    value = value.replace(s, self.markers[s])
+                    value = value.replace(s, self.marker(s))
             return value
         if isinstance(value, dict):
             return {k: self.scrub(v) for k, v in value.items()}
