@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from mlplan.core.clock import now_iso
 from mlplan.providers import REGISTRY
 from mlplan.providers.base import Context, Desired, Observed, Problem, Provider, ResourceType
-from mlplan.state.model import now_iso
 
 # For `load_provider("bench")`; a project file cannot name it (the schema allows only local/azure),
 # so the benchmarks hand the provider object to the session instead.

@@ -17,6 +17,10 @@ from typing import Any
 
 import networkx as nx
 
+from mlplan.core.clock import now_iso
+from mlplan.core.diffing import field_changes, reason_for
+from mlplan.core.errors import MlplanError, ProviderError
+from mlplan.core.faults import crashpoint
 from mlplan.engine import traffic
 from mlplan.engine.address import Address
 from mlplan.engine.config import Config
@@ -30,15 +34,12 @@ from mlplan.engine.desired import (
     resolve_run,
     state_of,
 )
-from mlplan.engine.diffing import field_changes, reason_for
-from mlplan.engine.errors import MlplanError, ProviderError
-from mlplan.engine.faults import crashpoint
 from mlplan.engine.graph import Graph
 from mlplan.engine.plan import Action, Plan, ResourceChange
 from mlplan.engine.planner import resource_type
 from mlplan.providers.base import Context, Desired, Observed, Provider, ResourceType
 from mlplan.state.backend import Journal
-from mlplan.state.model import ResourceState, now_iso
+from mlplan.state.model import ResourceState
 
 Event = Callable[[str, dict[str, Any]], None]
 REMOVALS = frozenset({Action.DELETE, Action.ARCHIVE, Action.FORGET})

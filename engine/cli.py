@@ -147,8 +147,8 @@ def validate(obj: Obj, variables: tuple[str, ...], no_sdk: bool) -> None:
     Example:
       mlplan -C examples/assets validate
     """
+    from mlplan.core.errors import ValidationFailed
     from mlplan.engine.config import Config
-    from mlplan.engine.errors import ValidationFailed
     from mlplan.providers.azure.loaders import loader_problems
 
     try:
@@ -289,7 +289,7 @@ def drift(obj: Obj, fmt: str, as_json: bool, variables: tuple[str, ...], lock_ti
 
 
 def _load_plan(path: str) -> Any:
-    from mlplan.engine.errors import UsageError
+    from mlplan.core.errors import UsageError
     from mlplan.engine.plan import Plan
 
     try:
@@ -334,7 +334,7 @@ def show(obj: Obj, planfile: str | None, fmt: str, as_json: bool) -> None:
 
 
 def _confirm(auto_approve: bool, what: str) -> None:
-    from mlplan.engine.errors import UsageError
+    from mlplan.core.errors import UsageError
 
     if auto_approve:
         return
@@ -358,10 +358,10 @@ def _run_apply(
     options: Any,
     what: str,
 ) -> None:
+    from mlplan.core.errors import ApplyFailed, Interrupted
     from mlplan.engine import gates, render
     from mlplan.engine import session as s
     from mlplan.engine.apply import ApplyOptions
-    from mlplan.engine.errors import ApplyFailed, Interrupted
 
     session = _session(obj, variables, lock_timeout)
     emit = _progress("text")
@@ -503,7 +503,7 @@ def output(obj: Obj, name: str | None, as_json: bool, show_sensitive: bool, vari
       mlplan output scoring_uri
       mlplan output --json
     """
-    from mlplan.engine.errors import UsageError
+    from mlplan.core.errors import UsageError
     from mlplan.engine.session import resolve_outputs
 
     session = _session(obj, variables)
@@ -599,7 +599,7 @@ cli.add_command(state_group)
 
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point: every error becomes a message and an exit code, never a traceback."""
-    from mlplan.engine.errors import MlplanError
+    from mlplan.core.errors import MlplanError
 
     try:
         cli.main(args=argv, prog_name="mlplan", standalone_mode=False)

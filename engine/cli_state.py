@@ -53,7 +53,7 @@ def list_(obj: Any) -> None:
 @click.pass_obj
 def show(obj: Any, address: str, as_json: bool) -> None:
     """Show one resource's state (secrets appear only as hashes)."""
-    from mlplan.engine.errors import StateError
+    from mlplan.core.errors import StateError
 
     _addr(address)
     state = _open(obj).backend.read()
@@ -84,7 +84,7 @@ def _modify(obj: Any, operation: str) -> Any:
 @click.pass_obj
 def mv(obj: Any, source: str, destination: str) -> None:
     """Rename SOURCE to DESTINATION in state (e.g. after renaming a resource)."""
-    from mlplan.engine.errors import StateError
+    from mlplan.core.errors import StateError
 
     src, dst = _addr(source), _addr(destination)
     if src.kind != dst.kind:
@@ -107,7 +107,7 @@ def mv(obj: Any, source: str, destination: str) -> None:
 @click.pass_obj
 def rm(obj: Any, addresses: tuple[str, ...]) -> None:
     """Forget ADDRESSES without deleting them from the workspace."""
-    from mlplan.engine.errors import StateError
+    from mlplan.core.errors import StateError
 
     for a in addresses:
         _addr(a)
@@ -136,7 +136,7 @@ def pull(obj: Any) -> None:
 @click.pass_obj
 def push(obj: Any, file: str, force: bool) -> None:
     """Replace the state with FILE ('-' for stdin); refuses a lower serial or another lineage."""
-    from mlplan.engine.errors import StateError
+    from mlplan.core.errors import StateError
     from mlplan.state.model import State
 
     try:

@@ -18,11 +18,11 @@ from typing import Any
 
 import yaml
 
-from mlplan.engine import kinds
+from mlplan.core import kinds
+from mlplan.core.content import DigestCache
+from mlplan.core.errors import Diagnostic, ValidationFailed
 from mlplan.engine.address import Address
-from mlplan.engine.content import DigestCache
 from mlplan.engine.durations import parse_duration
-from mlplan.engine.errors import Diagnostic, ValidationFailed
 from mlplan.engine.interpolate import Interpolator, line_for_path
 from mlplan.engine.yamlio import LineDict, Lines, YamlError, line_of, load_file, load_plain, plain
 

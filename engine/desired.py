@@ -10,14 +10,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mlplan.engine import kinds
+from mlplan.core import kinds
+from mlplan.core.clock import now_iso
+from mlplan.core.content import Content, DigestCache, hash_path
 from mlplan.engine.address import Address
 from mlplan.engine.config import RUN_PLACEHOLDER, ResourceSpec, get_dotted
-from mlplan.engine.content import Content, DigestCache, hash_path
 from mlplan.engine.plan import UNKNOWN
 from mlplan.engine.references import Reference
 from mlplan.providers.base import TAG_ADDRESS, TAG_OPERATION, TAG_PROJECT, Desired, Observed
-from mlplan.state.model import ResourceState, now_iso
+from mlplan.state.model import ResourceState
 
 
 class ContentCache:

@@ -8,8 +8,8 @@ failing closed is the only honest choice. Each message says how to proceed delib
 
 from __future__ import annotations
 
+from mlplan.core.errors import GateClosed
 from mlplan.engine.config import Config
-from mlplan.engine.errors import GateClosed
 from mlplan.engine.plan import Action, Plan, ResourceChange
 
 _MODEL_VERSIONS = frozenset({Action.CREATE, Action.NEW_VERSION, Action.REPLACE})

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
+from mlplan.core.errors import Diagnostic, ValidationFailed
 from mlplan.engine import references
 from mlplan.engine.address import Address
 from mlplan.engine.config import PROJECT_FILE, Config
-from mlplan.engine.errors import Diagnostic, ValidationFailed
 from mlplan.engine.references import BadReference, Reference
 
 

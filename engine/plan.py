@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from mlplan.core.diffing import FieldChange
 from mlplan.engine.address import Address
 
 PLAN_FORMAT = 1
 UNKNOWN = "(known after apply)"
-SENSITIVE = "(sensitive)"
 
 
 class Action(StrEnum):
@@ -55,16 +55,6 @@ _SYMBOLS = {
     Action.PROMOTE: "*p",
     Action.SHIFT_TRAFFIC: "~t",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class FieldChange:
-    path: str
-    before: Any
-    after: Any
-
-    def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "before": self.before, "after": self.after}
 
 
 TTL_EXPIRED = "ttl expired"  # how a ttl deletion's reason starts (see ResourceChange.reaps)

@@ -17,10 +17,13 @@ from typing import Any
 
 import networkx as nx
 
+from mlplan.core.clock import now_iso
+from mlplan.core.content import describe_change
+from mlplan.core.diffing import FieldChange, field_changes, reason_for
+from mlplan.core.errors import Diagnostic, PlanError, ProviderError, ValidationFailed
 from mlplan.engine import gates, traffic
 from mlplan.engine.address import Address
 from mlplan.engine.config import Config, ResourceSpec
-from mlplan.engine.content import describe_change
 from mlplan.engine.desired import (
     ContentCache,
     content_of,
@@ -30,13 +33,11 @@ from mlplan.engine.desired import (
     resolve_references,
     resolve_run,
 )
-from mlplan.engine.diffing import field_changes, reason_for
-from mlplan.engine.errors import Diagnostic, PlanError, ProviderError, ValidationFailed
 from mlplan.engine.graph import Graph
-from mlplan.engine.plan import TTL_EXPIRED, UNKNOWN, Action, FieldChange, Plan, ResourceChange
+from mlplan.engine.plan import TTL_EXPIRED, UNKNOWN, Action, Plan, ResourceChange
 from mlplan.engine.redact import mask_previous
 from mlplan.providers.base import TAG_ADDRESS, TAG_PROJECT, Context, Observed, Provider, ResourceType
-from mlplan.state.model import ResourceState, State, now_iso
+from mlplan.state.model import ResourceState, State
 
 Event = Callable[[str, dict[str, Any]], None]
 CREATING = frozenset({Action.CREATE, Action.NEW_VERSION, Action.REPLACE})

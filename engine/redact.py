@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from mlplan.engine.errors import ProviderError
+from mlplan.core.errors import ProviderError
 from mlplan.providers.base import Context, Desired, Observed, Problem, Provider, ResourceType, secret_hash
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mlplan.engine.diffing import short
+from mlplan.core.diffing import short
 from mlplan.engine.plan import Action
 
 _ORDER = [

@@ -13,13 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlplan.engine import gates
-from mlplan.engine import graph as graph_mod
-from mlplan.engine.address import Address
-from mlplan.engine.apply import Applier, ApplyOptions, ApplyResult
-from mlplan.engine.config import Config, load
-from mlplan.engine.desired import observed_of, state_of
-from mlplan.engine.errors import (
+from mlplan.core.clock import now_iso
+from mlplan.core.errors import (
     Diagnostic,
     MlplanError,
     ProviderError,
@@ -28,6 +23,12 @@ from mlplan.engine.errors import (
     UsageError,
     ValidationFailed,
 )
+from mlplan.engine import gates
+from mlplan.engine import graph as graph_mod
+from mlplan.engine.address import Address
+from mlplan.engine.apply import Applier, ApplyOptions, ApplyResult
+from mlplan.engine.config import Config, load
+from mlplan.engine.desired import observed_of, state_of
 from mlplan.engine.graph import Graph
 from mlplan.engine.plan import Action, Plan
 from mlplan.engine.planner import PlanOptions, make_plan, resource_type, validate
@@ -35,7 +36,7 @@ from mlplan.engine.redact import RedactingProvider, Redactor
 from mlplan.providers import REGISTRY, load_provider
 from mlplan.providers.base import Context, Provider, secret_hash
 from mlplan.state.backend import Backend, Journal
-from mlplan.state.model import ResourceState, State, now_iso
+from mlplan.state.model import ResourceState, State
 
 Event = Callable[[str, dict[str, Any]], None]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from mlplan.engine.errors import Diagnostic
+from mlplan.core.errors import Diagnostic
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -19,9 +19,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mlplan.engine.errors import StateError
-from mlplan.engine.faults import crashpoint
-from mlplan.state.model import PendingOp, ResourceState, State, now_iso
+from mlplan.core.clock import now_iso
+from mlplan.core.errors import StateError
+from mlplan.core.faults import crashpoint
+from mlplan.state.model import PendingOp, ResourceState, State
 
 
 @dataclass(frozen=True)

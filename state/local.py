@@ -12,7 +12,7 @@ from pathlib import Path
 
 import filelock
 
-from mlplan.engine.errors import LockError, StateError
+from mlplan.core.errors import LockError, StateError
 from mlplan.state.backend import Backend, JournalSink, LockInfo
 
 _MODE = 0o600

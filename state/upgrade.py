@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mlplan.engine.errors import StateError
+from mlplan.core.errors import StateError
 
 CURRENT = 1
 

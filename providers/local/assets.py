@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlplan.engine.content import hash_path, list_files
-from mlplan.engine.kinds import is_remote
+from mlplan.core.clock import now_iso
+from mlplan.core.content import hash_path, list_files
+from mlplan.core.kinds import is_remote
 from mlplan.providers.base import (
     OWNERSHIP_TAGS,
     TAG_OPERATION,
@@ -27,7 +28,6 @@ from mlplan.providers.local.workspace import (
     workspace_root,
     write_json_atomic,
 )
-from mlplan.state.model import now_iso
 
 NOT_LOCAL = "not supported by the local provider"
 

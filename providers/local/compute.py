@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlplan.engine.faults import crashpoint
+from mlplan.core.clock import now_iso
+from mlplan.core.faults import crashpoint
 from mlplan.providers.base import (
     OWNERSHIP_TAGS,
     Context,
@@ -18,7 +19,6 @@ from mlplan.providers.base import (
 )
 from mlplan.providers.local.assets import NOT_LOCAL, user_tags
 from mlplan.providers.local.workspace import read_json, remove_tree, workspace_root, write_json_atomic
-from mlplan.state.model import now_iso
 
 # What Azure fills in when a field is left out (so that a re-plan after apply is a no_op).
 DEFAULTS: dict[str, Any] = {

@@ -20,10 +20,11 @@ from typing import Any
 
 import filelock
 
-from mlplan.engine.content import list_files
-from mlplan.engine.errors import ProviderError
-from mlplan.engine.faults import crashpoint
-from mlplan.engine.kinds import is_remote
+from mlplan.core.clock import now_iso
+from mlplan.core.content import list_files
+from mlplan.core.errors import ProviderError
+from mlplan.core.faults import crashpoint
+from mlplan.core.kinds import is_remote
 from mlplan.providers.base import (
     OWNERSHIP_TAGS,
     Context,
@@ -38,7 +39,6 @@ from mlplan.providers.local import serving
 from mlplan.providers.local.assets import NOT_LOCAL, user_tags
 from mlplan.providers.local.paths import ASSET, asset_dir
 from mlplan.providers.local.workspace import read_json, remove_tree, workspace_root, write_json_atomic
-from mlplan.state.model import now_iso
 
 SWITCH_GRACE_S = 0.5  # after traffic moves to a new server, let requests already routed to the old one finish
 

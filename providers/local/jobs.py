@@ -26,16 +26,16 @@ from typing import Any
 
 import filelock
 
-from mlplan.engine.content import list_files
-from mlplan.engine.errors import ProviderError
-from mlplan.engine.faults import crashpoint
-from mlplan.engine.kinds import is_remote
+from mlplan.core.clock import now_iso
+from mlplan.core.content import list_files
+from mlplan.core.errors import ProviderError
+from mlplan.core.faults import crashpoint
+from mlplan.core.kinds import is_remote
 from mlplan.providers.base import OWNERSHIP_TAGS, TAG_OPERATION, Context, Desired, Observed, Problem, ResourceType
 from mlplan.providers.local.assets import NOT_LOCAL, user_tags
 from mlplan.providers.local.paths import ASSET, JOB_OUTPUT, resolve
 from mlplan.providers.local.serving import zombie
 from mlplan.providers.local.workspace import read_json, remove_tree, workspace_root, write_json_atomic
-from mlplan.state.model import now_iso
 
 BINDING = re.compile(r"\$\{\{\s*(inputs|outputs)\.([A-Za-z0-9_]+)\s*\}\}")
 OTHER_BINDING = re.compile(r"\$\{\{\s*(?!inputs\.|outputs\.)([^}]*)\}\}")

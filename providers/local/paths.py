@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mlplan.engine.errors import ProviderError
+from mlplan.core.errors import ProviderError
 from mlplan.providers.base import Context
 from mlplan.providers.local.workspace import META, read_json, workspace_root
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import filelock
 
-from mlplan.engine.errors import ProviderError
+from mlplan.core.errors import ProviderError
 from mlplan.providers.local.workspace import read_json, write_json_atomic
 
 HOST = "127.0.0.1"

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from mlplan.engine.faults import crashpoint
+from mlplan.core.faults import crashpoint
 from mlplan.providers.base import Context
 
 DEFAULT_PATH = ".mlplan/local-workspace"

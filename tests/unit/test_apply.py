@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from mlplan.core.errors import ProviderError
 from mlplan.engine import session as session_mod
 from mlplan.engine.apply import Applier, ApplyOptions
-from mlplan.engine.errors import ProviderError
 from mlplan.engine.plan import Action
 from mlplan.engine.planner import PlanOptions
 from tests.unit.fakes import Harness, actions, compute, data, deployment, endpoint, environment, job

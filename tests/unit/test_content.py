@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mlplan.engine.content import DigestCache, describe_change, hash_path, list_files
+from mlplan.core.content import DigestCache, describe_change, hash_path, list_files
 
 
 def tree(root: Path, files: dict[str, str]) -> Path:

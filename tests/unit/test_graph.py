@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from mlplan.core.errors import ValidationFailed
 from mlplan.engine.address import Address
-from mlplan.engine.errors import ValidationFailed
 from mlplan.engine.graph_render import to_dot, to_mermaid
 from mlplan.engine.plan import Action
 from mlplan.engine.planner import PlanOptions

@@ -1,4 +1,5 @@
-"""Package boundaries: engine/ never imports an Azure SDK, providers/ know no plans, state/ never plans."""
+"""Package boundaries: core/ imports none of the others; providers/ and state/ import only core/ (never the
+engine); engine/ never imports an Azure SDK."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = {"engine": "mlplan.engine", "providers": "mlplan.providers", "state": "mlplan.state"}
+PACKAGES = {"core": "mlplan.core", "engine": "mlplan.engine", "providers": "mlplan.providers", "state": "mlplan.state"}
 
 
 def _modules(folder: str) -> list[Path]:
@@ -69,16 +70,17 @@ def test_engine_never_imports_an_azure_sdk() -> None:
     assert _violations("engine", ("azure",)) == []
 
 
-def test_providers_know_nothing_of_plans_or_rendering() -> None:
-    forbidden = tuple(
-        f"mlplan.engine.{m}" for m in ("plan", "planner", "apply", "render", "cli", "cli_state", "graph_render")
-    )
-    assert _violations("providers", forbidden) == []
+def test_providers_never_import_the_engine_or_state() -> None:
+    """Providers know resources, not plans: they build on core/ alone."""
+    assert _violations("providers", ("mlplan.engine", "mlplan.state")) == []
 
 
-def test_state_never_plans() -> None:
-    forbidden = tuple(f"mlplan.engine.{m}" for m in ("planner", "plan", "apply", "session"))
-    assert _violations("state", forbidden) == []
+def test_state_never_imports_the_engine_or_providers() -> None:
+    assert _violations("state", ("mlplan.engine", "mlplan.providers")) == []
+
+
+def test_core_imports_none_of_the_other_packages() -> None:
+    assert _violations("core", ("mlplan.engine", "mlplan.providers", "mlplan.state", "azure")) == []
 
 
 def test_only_the_azure_provider_imports_azure() -> None:

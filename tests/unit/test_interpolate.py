@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from mlplan.core.errors import ValidationFailed
 from mlplan.engine.address import Address
-from mlplan.engine.errors import ValidationFailed
 from mlplan.engine.interpolate import Interpolator
 from tests.unit.fakes import Harness, compute
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from mlplan.core.errors import PlanError
 from mlplan.engine.address import Address
-from mlplan.engine.errors import PlanError
 from mlplan.engine.plan import Action
 from mlplan.engine.planner import PlanOptions
 from tests.unit.fakes import PROJECT, FakeProvider, Harness, actions, by_address, compute, data, deployment, endpoint

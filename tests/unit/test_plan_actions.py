@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlplan.engine.errors import MlplanError, PlanError
+from mlplan.core.errors import MlplanError, PlanError
 from mlplan.engine.plan import Action
 from tests.unit.fakes import Harness, actions, by_address, compute, data, deployment, endpoint, environment, job, model
 

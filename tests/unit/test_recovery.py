@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlplan.engine.errors import PlanError, ProviderError
+from mlplan.core.errors import PlanError, ProviderError
 from mlplan.engine.plan import Action
 from mlplan.engine.planner import PlanOptions
 from mlplan.providers.base import TAG_ADDRESS, TAG_OPERATION, TAG_PROJECT

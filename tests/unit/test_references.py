@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from mlplan.core.errors import MlplanError, ValidationFailed
 from mlplan.engine.address import Address
-from mlplan.engine.errors import MlplanError, ValidationFailed
 from mlplan.engine.plan import UNKNOWN, Action
 from tests.unit.fakes import Harness, actions, by_address, compute, data, deployment, endpoint, environment, job, model
 

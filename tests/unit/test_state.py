@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from mlplan.core.errors import StalePlanError, StateError
 from mlplan.engine import session as session_mod
 from mlplan.engine.apply import ApplyOptions
-from mlplan.engine.errors import StalePlanError, StateError
 from mlplan.engine.planner import PlanOptions
 from mlplan.state.backend import encode_state
 from mlplan.state.local import LocalBackend

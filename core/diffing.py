@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from deepdiff import DeepDiff
 from deepdiff.helper import NotPresent
 
-from mlplan.engine.plan import SENSITIVE, FieldChange
+SENSITIVE = "(sensitive)"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One changed field: its dotted path, and its value before and after."""
+
+    path: str
+    before: Any
+    after: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "before": self.before, "after": self.after}
 
 
 def _value(v: Any) -> Any:
