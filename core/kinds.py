@@ -1,4 +1,5 @@
-"""Facts about Azure ML CLI v2 YAML that every provider shares: schema -> kind, and which fields are paths.
+"""Facts about the resource kinds mlplan manages, in one registry that config, addresses, desired objects,
+the engine's node kinds, providers and the test fakes all read.
 
 The kind of a resource file comes from its ``$schema`` URL (the file name, case-insensitive),
 or, since ``$schema`` is optional for ``az ml``, from the ``kind`` of the ``resources`` glob.
@@ -7,30 +8,120 @@ or, since ``$schema`` is optional for ``az ml``, from the ``kind`` of the ``reso
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class KindFacts:
+    """What mlplan knows of one address kind, whatever the provider."""
+
+    kind: str
+    # How the engine plans and applies it: the name of an engine node kind (engine/nodes/):
+    # "resource" (a plain resource), "asset" (immutable versions), "run" (each execution a new record),
+    # "setting" (a setting of another resource, such as an endpoint's traffic split).
+    node: str
+    # `$schema` file stems (lower case) of Azure ML CLI v2 files of this kind -> the Azure ML type they imply
+    schemas: tuple[tuple[str, str | None], ...] = ()
+    # dotted spec fields that name local content (hashed for change detection, uploaded by providers);
+    # resolved relative to the resource file like azure-ai-ml does
+    path_fields: tuple[str, ...] = ()
+    versioned: bool = False  # immutable versions: a content change makes a new version
+    # The address name is `<parent name>/<name>`, the parent's name taken from this spec field
+    # (a deployment is named after its endpoint).
+    parent: str | None = None
+    parent_field: str | None = None
+    # With no `name:`, the resource is named after its file (a job, an ARM template).
+    name_from_file: bool = False
+    # Counts towards the inputs of a run that depends on it (a new data version retrains; a bigger
+    # compute cluster does not).
+    run_input: bool = False
+    # Only ever derived from another resource's file (an endpoint's `traffic:`), never a file of its own.
+    derived: bool = False
+
+
+REGISTRY: dict[str, KindFacts] = {
+    f.kind: f
+    for f in (
+        KindFacts(
+            "compute",
+            "resource",
+            schemas=(
+                ("amlcompute", "amlcompute"),
+                ("computeinstance", "computeinstance"),
+                ("kubernetescompute", "kubernetes"),
+                ("attachedcompute", "virtualmachine"),
+                ("vmcompute", "virtualmachine"),
+                ("synapsesparkcompute", "synapsespark"),
+                ("serverlesscompute", "serverless"),
+            ),
+        ),
+        KindFacts(
+            "data",
+            "asset",
+            schemas=(("data", None), ("mltable", "mltable")),
+            path_fields=("path",),
+            versioned=True,
+            run_input=True,
+        ),
+        KindFacts(
+            "environment",
+            "asset",
+            schemas=(("environment", None),),
+            path_fields=("conda_file", "build.path"),
+            versioned=True,
+            run_input=True,
+        ),
+        KindFacts("model", "asset", schemas=(("model", None),), path_fields=("path",), versioned=True, run_input=True),
+        KindFacts(
+            "job",
+            "run",
+            schemas=(
+                ("commandjob", "command"),
+                ("pipelinejob", "pipeline"),
+                ("sweepjob", "sweep"),
+                ("sparkjob", "spark"),
+                ("automl.classificationjob", "automl"),
+            ),
+            path_fields=("code", "environment.conda_file", "environment.build.path"),
+            name_from_file=True,
+            run_input=True,
+        ),
+        KindFacts(
+            "online_endpoint",
+            "resource",
+            schemas=(("managedonlineendpoint", "managed"), ("kubernetesonlineendpoint", "kubernetes")),
+        ),
+        KindFacts(
+            "online_deployment",
+            "resource",
+            schemas=(("managedonlinedeployment", "managed"), ("kubernetesonlinedeployment", "kubernetes")),
+            path_fields=("code_configuration.code", "environment.conda_file", "environment.build.path"),
+            parent="online_endpoint",
+            parent_field="endpoint_name",
+        ),
+        # an endpoint's traffic split: its own step, after the deployments it names
+        KindFacts("traffic", "setting", derived=True),
+        KindFacts(
+            "arm_deployment",
+            "resource",
+            schemas=(("deploymenttemplate", None),),
+            path_fields=("template", "parameters"),
+            name_from_file=True,
+        ),
+    )
+}
+
+KINDS: tuple[str, ...] = tuple(REGISTRY)
+
+
+def facts(kind: str) -> KindFacts:
+    """The facts of ``kind``; KeyError for a kind mlplan does not know."""
+    return REGISTRY[kind]
+
 
 # schema file stem (lower case) -> (address kind, Azure ML type implied by the schema or None)
 SCHEMA_KINDS: dict[str, tuple[str, str | None]] = {
-    "data": ("data", None),
-    "mltable": ("data", "mltable"),
-    "environment": ("environment", None),
-    "model": ("model", None),
-    "amlcompute": ("compute", "amlcompute"),
-    "computeinstance": ("compute", "computeinstance"),
-    "kubernetescompute": ("compute", "kubernetes"),
-    "attachedcompute": ("compute", "virtualmachine"),
-    "vmcompute": ("compute", "virtualmachine"),
-    "synapsesparkcompute": ("compute", "synapsespark"),
-    "serverlesscompute": ("compute", "serverless"),
-    "managedonlineendpoint": ("online_endpoint", "managed"),
-    "kubernetesonlineendpoint": ("online_endpoint", "kubernetes"),
-    "managedonlinedeployment": ("online_deployment", "managed"),
-    "kubernetesonlinedeployment": ("online_deployment", "kubernetes"),
-    "commandjob": ("job", "command"),
-    "pipelinejob": ("job", "pipeline"),
-    "sweepjob": ("job", "sweep"),
-    "sparkjob": ("job", "spark"),
-    "automl.classificationjob": ("job", "automl"),
-    "deploymenttemplate": ("arm_deployment", None),
+    stem: (f.kind, subtype) for f in REGISTRY.values() for stem, subtype in f.schemas
 }
 
 _SCHEMA_STEM = re.compile(r"/([A-Za-z0-9_.]+?)(?:\.schema)?\.json#?$")
@@ -44,18 +135,8 @@ def kind_from_schema(url: str) -> tuple[str, str | None] | None:
     return SCHEMA_KINDS.get(match.group(1).lower())
 
 
-# Fields that hold local paths whose content is part of the resource (hashed for change detection).
-# Dotted paths; resolved relative to the resource file like azure-ai-ml does.
-PATH_FIELDS: dict[str, tuple[str, ...]] = {
-    "data": ("path",),
-    "model": ("path",),
-    "environment": ("conda_file", "build.path"),
-    "job": ("code", "environment.conda_file", "environment.build.path"),
-    "online_deployment": ("code_configuration.code", "environment.conda_file", "environment.build.path"),
-    "online_endpoint": (),
-    "compute": (),
-    "arm_deployment": ("template", "parameters"),
-}
+# Fields that hold local paths whose content is part of the resource, per kind.
+PATH_FIELDS: dict[str, tuple[str, ...]] = {f.kind: f.path_fields for f in REGISTRY.values()}
 
 REMOTE_PREFIXES = (
     "azureml:",
@@ -74,4 +155,4 @@ def is_remote(path: str) -> bool:
 
 
 # Kinds whose versions are immutable (Azure ML assets): a content change makes a new version.
-VERSIONED_KINDS = frozenset({"data", "environment", "model"})
+VERSIONED_KINDS = frozenset(f.kind for f in REGISTRY.values() if f.versioned)

@@ -5,17 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-KINDS: tuple[str, ...] = (
-    "compute",
-    "data",
-    "environment",
-    "model",
-    "job",
-    "online_endpoint",
-    "online_deployment",
-    "traffic",  # an endpoint's traffic split: its own step, after the deployments it names
-    "arm_deployment",
-)
+from mlplan.core.kinds import KINDS, REGISTRY
 
 # `:` and `@` appear only in data-source names (`environment.shared:3`, `data.eval@latest`)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/:@]*$")
@@ -44,7 +34,8 @@ class Address:
 
     @property
     def parent(self) -> Address | None:
-        """The endpoint of a deployment, else None."""
-        if self.kind == "online_deployment" and "/" in self.name:
-            return Address("online_endpoint", self.name.split("/", 1)[0])
+        """The resource this one is nested in (a deployment's endpoint), else None."""
+        parent = REGISTRY[self.kind].parent
+        if parent is not None and "/" in self.name:
+            return Address(parent, self.name.split("/", 1)[0])
         return None
