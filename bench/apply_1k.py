@@ -97,6 +97,7 @@ def main() -> None:
     n, par, d = args.n, args.parallelism, args.create_ms / 1000
 
     from mlplan.engine import session as s
+    from mlplan.engine import workflow
     from mlplan.engine.apply import ApplyOptions, execution_graph
     from mlplan.engine.planner import PlanOptions
 
@@ -116,11 +117,11 @@ def main() -> None:
             fake.reset_counters()
             session = common.open_session(project.root, fake)
             with s.locked_state(session, "apply") as state:
-                the_plan = s.plan(session, state, PlanOptions(refresh=True, parallelism=0))
+                the_plan = workflow.plan(session, state, PlanOptions(refresh=True, parallelism=0))
                 g = execution_graph(the_plan)
                 gc.collect()
                 t0 = time.perf_counter()
-                result = s.apply(session, state, the_plan, ApplyOptions(parallelism=par))
+                result = workflow.apply_plan(session, state, the_plan, ApplyOptions(parallelism=par))
                 runs.append(time.perf_counter() - t0)
             if not result.ok or len(result.done) != n or fake.store.calls.get("create") != n:
                 raise SystemExit(f"apply did not create the {n} resources: {len(result.done)} done, {result.failed}")

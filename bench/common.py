@@ -264,13 +264,13 @@ def open_session(root: Path, provider: Provider | None = None) -> Session:
 
 def plan_and_render(root: Path, *, refresh: bool, provider: Provider | None = None) -> tuple[Plan, str]:
     """``mlplan plan [--no-refresh]`` without click: load, graph, validate, lock, read state, plan, render."""
-    from mlplan.engine import render
+    from mlplan.engine import render, workflow
     from mlplan.engine import session as s
     from mlplan.engine.planner import PlanOptions
 
     session = open_session(root, provider)
     with s.locked_state(session, "plan") as state:
-        the_plan = s.plan(session, state, PlanOptions(refresh=refresh, parallelism=0))
+        the_plan = workflow.plan(session, state, PlanOptions(refresh=refresh, parallelism=0))
     return the_plan, render.render(the_plan.to_json(), "text")
 
 
@@ -285,7 +285,7 @@ def apply_all(
 
     ``compact_every`` overrides the backend's snapshot interval (setup only: fewer whole-state rewrites).
     """
-    from mlplan.engine import render
+    from mlplan.engine import render, workflow
     from mlplan.engine import session as s
     from mlplan.engine.apply import ApplyOptions
     from mlplan.engine.planner import PlanOptions
@@ -294,10 +294,10 @@ def apply_all(
     if compact_every is not None:
         session.backend.compact_every = compact_every
     with s.locked_state(session, "apply") as state:
-        the_plan = s.plan(session, state, PlanOptions(refresh=True, parallelism=0))
+        the_plan = workflow.plan(session, state, PlanOptions(refresh=True, parallelism=0))
         render.text(the_plan.to_json())
         par = parallelism or session.config.environment.parallelism
-        result = s.apply(session, state, the_plan, ApplyOptions(parallelism=par))
+        result = workflow.apply_plan(session, state, the_plan, ApplyOptions(parallelism=par))
     if not result.ok:
         raise RuntimeError(f"setup apply failed: {dict(list(result.failed.items())[:3])}")
     return result

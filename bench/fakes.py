@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from mlplan.core.clock import now_iso
+from mlplan.core.kinds import VERSIONED_KINDS
 from mlplan.providers import REGISTRY
 from mlplan.providers.base import Context, Desired, Observed, Problem, Provider, ResourceType
 
@@ -54,14 +55,12 @@ class _Store:
 
 
 class SlowType(ResourceType):
-    versioned = False
-
     def __init__(self, kind: str, store: _Store, like: ResourceType | None = None) -> None:
         self.kind = kind
         self.store = store
         self.like = like
+        self.versioned = kind in VERSIONED_KINDS
         if like is not None:
-            self.versioned = like.versioned
             self.immutable_fields = like.immutable_fields
             self.mutable_fields = like.mutable_fields
             self.sensitive_fields = like.sensitive_fields

@@ -1,7 +1,10 @@
-"""apply(plan) -> State: execute the plan's changes in dependency order with bounded parallelism.
+"""apply(plan) -> State: carry out the plan's changes, and only them, in dependency order with bounded
+parallelism.
 
-Each operation is journalled before it starts and when it ends (durably), and its result is
-checked against what the plan promised. No printing: progress goes out as events.
+Apply reads nothing but the plan, the state and the results of what it has done: each node kind
+executes its change with the values the plan holds (bindings filled from dependencies as they
+finish). Each operation is journalled before it starts and when it ends (durably), and its result
+is checked against the plan's ``after``. No printing: progress goes out as events.
 """
 
 from __future__ import annotations
@@ -10,39 +13,37 @@ import heapq
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
 from mlplan.core.clock import now_iso
 from mlplan.core.diffing import field_changes, reason_for
-from mlplan.core.errors import MlplanError, ProviderError
+from mlplan.core.errors import MlplanError, ProviderError, StalePlanError
 from mlplan.core.faults import crashpoint
-from mlplan.engine import traffic
+from mlplan.engine import nodes, reconcile
 from mlplan.engine.address import Address
-from mlplan.engine.config import Config
-from mlplan.engine.desired import (
-    ContentCache,
-    content_of,
-    make_desired,
-    observed_of,
-    ownership_tags,
-    resolve_references,
-    resolve_run,
-    state_of,
+from mlplan.engine.desired import Result, document_hash, fill, state_of, state_result
+from mlplan.engine.events import (
+    ConditionNotMet,
+    Emit,
+    Interrupting,
+    OperationDone,
+    OperationFailed,
+    OperationStarted,
+    Skipped,
+    quiet,
 )
-from mlplan.engine.graph import Graph
-from mlplan.engine.plan import Action, Plan, ResourceChange
-from mlplan.engine.planner import resource_type
-from mlplan.providers.base import Context, Desired, Observed, Provider, ResourceType
+from mlplan.engine.nodes.base import ApplyContext, Outcome, public, resource_type
+from mlplan.engine.plan import REMOVALS, UNKNOWN, Action, Plan, ResourceChange
+from mlplan.engine.redact import Redactor
+from mlplan.providers.base import Cancelled, Context, Provider, ResourceType
 from mlplan.state.backend import Journal
 from mlplan.state.model import ResourceState
-
-Event = Callable[[str, dict[str, Any]], None]
-REMOVALS = frozenset({Action.DELETE, Action.ARCHIVE, Action.FORGET})
 
 
 @dataclass
@@ -56,11 +57,14 @@ class ApplyResult:
     done: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    not_met: dict[str, str] = field(default_factory=dict)  # a condition was not met: not a failure
+    why_skipped: dict[str, str] = field(default_factory=dict)
+    cancelled: dict[str, str] = field(default_factory=dict)  # stopped by Ctrl-C twice, left pending
     interrupted: bool = False
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.interrupted
+        return not self.failed and not self.cancelled and not self.interrupted
 
 
 def execution_graph(plan: Plan) -> nx.DiGraph:
@@ -91,48 +95,62 @@ class Applier:
     def __init__(
         self,
         plan: Plan,
-        config: Config,
-        graph: Graph,
         journal: Journal,
         provider: Provider,
         ctx: Context,
         options: ApplyOptions,
-        emit: Event,
+        emit: Emit = quiet,
         stop: threading.Event | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.plan = plan
-        self.config = config
-        self.graph = graph
         self.journal = journal
         self.provider = provider
-        self.ctx = ctx
+        self.ctx = ctx  # ctx.cancelled: running operations are asked to stop
         self.options = options
         self.emit = emit
         self.stop = stop or threading.Event()
-        self.cache = ContentCache(config.digests)
+        self.redactor = redactor or Redactor(())
+        self.root = Path(ctx.root)
         self.changes = {c.address: c for c in plan.changes}
 
     # -- scheduling ------------------------------------------------------------------------
     def run(self) -> ApplyResult:
+        if not self.plan.executable:
+            raise StalePlanError(
+                f"the plan was saved in format {self.plan.format_version - 1} by an older mlplan, which did not"
+                " record the values apply needs; run `mlplan plan --out FILE` again"
+            )
+        reconcile.settle(self.plan.reconcile, self.journal, self.provider, self.ctx, self.emit)
         result = ApplyResult()
         g = execution_graph(self.plan)
         remaining = {n: g.in_degree(n) for n in g.nodes}
-        self._priority = _critical_path_priority(g)
-        ready: list[tuple[int, str, Address]] = []
-        for n, d in remaining.items():
-            if d == 0:
-                heapq.heappush(ready, self._priority[n])
-        blocked: set[Address] = set()
-        running: dict[Future[None], Address] = {}
-        halted = False
-        self.emit("apply_start", {"count": g.number_of_nodes()})
+        priority = _critical_path_priority(g)
+        ready: list[tuple[int, str, Address]] = [priority[n] for n, d in remaining.items() if d == 0]
+        heapq.heapify(ready)
+        blocked: dict[Address, str] = {}
+        running: dict[Future[Outcome], Address] = {}
+        halted = cancelling = False
+
+        def release(address: Address) -> None:
+            for succ in g.successors(address):
+                remaining[succ] -= 1
+                if remaining[succ] == 0:
+                    heapq.heappush(ready, priority[succ])
+
+        def block(address: Address, why: str) -> None:
+            for d in nx.descendants(g, address):
+                blocked.setdefault(d, why)
+
         with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool:
             while ready or running:
                 while ready and not halted and len(running) < self.options.parallelism and not self.stop.is_set():
                     address = heapq.heappop(ready)[2]
                     if address in blocked:
                         result.skipped.append(str(address))
-                        self._release(g, address, remaining, ready)
+                        result.why_skipped[str(address)] = blocked[address]
+                        self.emit(Skipped(str(address), blocked[address]))
+                        release(address)
                         continue
                     running[pool.submit(self._execute, self.changes[address])] = address
                 if not running:
@@ -141,193 +159,169 @@ class Applier:
                 finished, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
                 if self.stop.is_set() and not result.interrupted:
                     result.interrupted = True
-                    self.emit("interrupt", {"running": [str(a) for a in running.values()]})
+                    self.emit(Interrupting(tuple(str(a) for a in running.values())))
+                if self.ctx.cancelled.is_set() and not cancelling:
+                    cancelling = True
+                    self.emit(Interrupting(tuple(str(a) for a in running.values()), cancelling=True))
                 for fut in finished:
                     address = running.pop(fut)
                     exc = fut.exception()
-                    if exc is None:
-                        result.done.append(str(address))
+                    if isinstance(exc, Cancelled):
+                        result.cancelled[str(address)] = str(exc)
+                    elif exc is None:
+                        outcome: Outcome = fut.result()
+                        if outcome.not_met is not None:
+                            result.not_met[str(address)] = outcome.not_met
+                            block(address, f"{address}: {outcome.not_met}")
+                        else:
+                            result.done.append(str(address))
                     else:
                         result.failed[str(address)] = _message(exc)
-                        self.emit("failed", {"address": str(address), "error": _message(exc)})
+                        self.emit(OperationFailed(str(address), _message(exc)))
                         if self.options.keep_going:
-                            blocked |= nx.descendants(g, address)
+                            block(address, f"{address} failed")
                         else:
                             halted = True
-                    self._release(g, address, remaining, ready)
+                    release(address)
                 if self.stop.is_set():
                     result.interrupted = True
                     halted = True
         if halted or result.interrupted:
-            finished_set = set(result.done) | set(result.failed) | set(result.skipped)
+            finished_set = {*result.done, *result.failed, *result.skipped, *result.not_met, *result.cancelled}
             result.skipped.extend(str(a) for a in sorted(g.nodes, key=str) if str(a) not in finished_set)
         return result
 
-    def _release(
-        self, g: nx.DiGraph, address: Address, remaining: dict[Address, int], ready: list[tuple[int, str, Address]]
-    ) -> None:
-        for succ in g.successors(address):
-            remaining[succ] -= 1
-            if remaining[succ] == 0:
-                heapq.heappush(ready, self._priority[succ])
-
     # -- one operation -------------------------------------------------------------------
-    def _execute(self, change: ResourceChange) -> None:
+    def _execute(self, change: ResourceChange) -> Outcome:
         address = change.address
         op_id = uuid.uuid4().hex[:16]
         started = time.monotonic()
-        self.emit("start", {"address": str(address), "action": change.action.value, "reason": change.reason})
+        self.emit(OperationStarted(str(address), change.action.value, change.reason))
         crashpoint("before_begin")
         self.journal.begin(op_id, str(address), change.action.value, address.name)
         crashpoint("after_begin")
+        actx = ApplyContext(
+            provider=self.provider,
+            ctx=replace(self.ctx, checkpoint=lambda token: self.journal.progress(op_id, str(address), token)),
+            project=self.ctx.project,
+            root=self.root,
+            state=self.journal.state,
+            results=self._results(change),
+            redactor=self.redactor,
+            op_id=op_id,
+        )
         try:
-            outcome = self._operate(change, op_id)
+            outcome = nodes.named(change.node).apply(actx, change)
+            recorded = self._recorded(change, outcome)
         except ProviderError:
             # The provider failed the operation knowingly (a job that exited non-zero, a server that
-            # never became healthy) and left nothing to adopt. Anything else stays pending, for the
-            # next run to reconcile through the ownership tags.
+            # never became healthy), or its result broke the plan: nothing to adopt. Anything else
+            # (a crash, a lost connection, a cancellation) stays pending, for the next run to reconcile.
             self.journal.abort(op_id, str(address))
             raise
+        except Cancelled:
+            raise
         crashpoint("before_end")
-        if outcome is _REAPED:
-            rs = self.journal.state.resources[str(address)]
-            reaped = ResourceState.from_json({**rs.to_json(), "status": "reaped", "updated_at": now_iso()})
-            self.journal.end(op_id, str(address), reaped)
-        elif outcome is None:
+        if outcome.not_met is not None and recorded is None:
+            self.journal.abort(op_id, str(address))
+            self.emit(ConditionNotMet(str(address), outcome.not_met))
+            return outcome
+        if recorded is None:
             self.journal.end(op_id, str(address), None, removed=True)
         else:
-            assert isinstance(outcome, ResourceState)
-            self.journal.end(op_id, str(address), outcome)
+            self.journal.end(op_id, str(address), recorded)
         self.emit(
-            "done",
-            {
-                "address": str(address),
-                "action": change.action.value,
-                "elapsed": time.monotonic() - started,
-                "id": outcome.id if isinstance(outcome, ResourceState) else None,
-                "version": outcome.version if isinstance(outcome, ResourceState) else None,
-            },
+            OperationDone(
+                str(address),
+                change.action.value,
+                time.monotonic() - started,
+                recorded.id if recorded is not None and not outcome.reaped else None,
+                recorded.version if recorded is not None and not outcome.reaped else None,
+            )
         )
+        return outcome
 
-    def _current(self, address: Address) -> tuple[ResourceState, Observed]:
-        rs = self.journal.state.resources[str(address)]
-        return rs, observed_of(rs)
-
-    def _operate(self, change: ResourceChange, op_id: str) -> ResourceState | object | None:
-        address, action = change.address, change.action
-        kind = address.kind
-        rt = resource_type(self.provider, kind, str(address))
-        if action is Action.FORGET:
-            return None
-        if action in (Action.DELETE, Action.ARCHIVE):
-            _rs, current = self._current(address)
-            if action is Action.ARCHIVE:
-                rt.archive(self.ctx, current)
-            else:
-                rt.delete(self.ctx, current)
-            return _REAPED if change.reaps else None
-        res = self.config.resources[address]
-        content = content_of(res, self.cache)
-        spec = resolve_references(res.spec, self.graph.refs.get(address, []), self._versions(address))
-        if kind == "traffic":  # as planned: no share for a deployment its ttl deletes
-            deps = self.graph.dependencies(address)
-            spec, _gone = traffic.without_reaped(spec, deps, self.changes, self.journal.state)
-        if res.produced_by is not None:
-            spec = resolve_run(spec, res.produced_by, self.journal.state)
-        tags = ownership_tags(self.config.project, address, op_id)
-        desired = make_desired(res, spec, content, tags, self.config.project)
-        if action is Action.ADOPT:
-            found = rt.lookup(self.ctx, address.name, desired.version)
-            if found is None:
-                raise ProviderError("the resource to adopt is gone; run plan again", address=str(address))
-            return self._record(change, rt, desired, found, content)
-        if action is Action.UPDATE:
-            _rs, current = self._current(address)
-            observed = rt.update(self.ctx, desired, current)
-        elif action is Action.REPLACE:
-            _rs, current = self._current(address)
-            if change.replace_order == "create_first":
-                observed = rt.create(self.ctx, desired)
-                rt.delete(self.ctx, current)
-            else:
-                rt.delete(self.ctx, current)
-                observed = rt.create(self.ctx, desired)
-        elif action in (Action.CREATE, Action.NEW_VERSION, Action.TRAIN):
-            observed = rt.create(self.ctx, desired)
-        elif action is Action.SHIFT_TRAFFIC:
-            if str(address) in self.journal.state.resources:
-                observed = rt.update(self.ctx, desired, self._current(address)[1])
-            else:
-                observed = rt.create(self.ctx, desired)
-        else:
-            raise ProviderError(f"action {action.value} is not implemented yet", address=str(address))
-        self._check(rt, desired, observed, address, produced=res.produced_by is not None)
-        return self._record(change, rt, desired, observed, content)
-
-    def _versions(self, address: Address) -> dict[Address, str | None]:
-        out: dict[Address, str | None] = {}
-        for ref in self.graph.refs.get(address, []):
-            rs = self.journal.state.resources.get(str(ref.target))
+    def _results(self, change: ResourceChange) -> Mapping[Address, Result]:
+        out: dict[Address, Result] = {}
+        for b in change.bindings:
+            rs = self.journal.state.resources.get(str(b.source))
             if rs is not None:
-                out[ref.target] = rs.version
-            else:
-                for source, sref in self.graph.data_sources.items():
-                    if sref.raw == ref.raw:
-                        rt = resource_type(self.provider, source.kind, str(source))
-                        version = None if sref.version in (None, "latest") else sref.version
-                        found = rt.lookup(self.ctx, sref.target.name, version)
-                        if found is not None:
-                            out[ref.target] = found.version
+                out[b.source] = state_result(rs)
         return out
 
-    def _check(
-        self, rt: ResourceType, desired: Desired, observed: Observed, address: Address, produced: bool = False
-    ) -> None:
-        """The provider must have done what the plan promised; say so loudly when it did not."""
+    def _recorded(self, change: ResourceChange, outcome: Outcome) -> ResourceState | None:
+        """The state entry ``outcome`` leaves, once checked against the plan (None: removed from state)."""
+        address = change.address
+        prior = self.journal.state.resources.get(str(address))
+        if outcome.reaped:
+            assert prior is not None
+            return ResourceState.from_json({**prior.to_json(), "status": "reaped", "updated_at": now_iso()})
+        if outcome.observed is None or outcome.desired is None:
+            return None
+        rt = resource_type(self.provider, address.kind, str(address))
+        self._check(change, rt, outcome)
+        assert change.desired is not None
+        doc = fill(change.desired.document(), change.bindings, self._results(change))
+        keep_created = prior is not None and change.action is Action.UPDATE and prior.status == "live"
+        return state_of(
+            address,
+            self.provider.name,
+            outcome.observed,
+            input_hash=change.input_hash or document_hash(doc),
+            content=change.desired.files,
+            dependencies=[str(d) for d in change.depends_on],
+            on_remove=change.on_remove,
+            **({"created_at": prior.created_at} if keep_created and prior is not None else {}),
+        )
+
+    def _check(self, change: ResourceChange, rt: ResourceType, outcome: Outcome) -> None:
+        """What apply asked for must be what the plan showed, and what the provider made must be what
+        it was asked for; either mismatch fails loudly, naming the provider."""
+        desired, observed = outcome.desired, outcome.observed
+        assert desired is not None and observed is not None
         expected = rt.desired_attributes(desired)
+        if change.after is not None:
+            drifted = _mismatches(change.after, public(expected, rt.sensitive_fields))
+            if drifted:
+                raise ProviderError(
+                    f"apply would do what the plan did not show ({', '.join(drifted[:5])}); nothing further is"
+                    " done for it: plan again",
+                    address=str(change.address),
+                    provider=self.provider.name,
+                )
         actual = observed.attributes
-        if produced:  # what a job produced is only known now
+        if change.desired is not None and change.desired.produced:  # what a job produced is only known now
             expected = {k: v for k, v in expected.items() if k not in rt.produced_fields}
             actual = {k: v for k, v in actual.items() if k not in rt.produced_fields}
         diffs = field_changes(expected, actual, frozenset(rt.sensitive_fields))
         if diffs:
             raise ProviderError(
                 f"the {self.provider.name} provider's result does not match the plan: {reason_for(diffs, 5)}",
-                address=str(address),
+                address=str(change.address),
                 provider=self.provider.name,
             )
         if desired.version is not None and observed.version != desired.version:
             raise ProviderError(
                 f"asked for version {desired.version}, the provider made {observed.version}",
-                address=str(address),
+                address=str(change.address),
                 provider=self.provider.name,
             )
 
-    def _record(
-        self,
-        change: ResourceChange,
-        rt: ResourceType,
-        desired: Desired,
-        observed: Observed,
-        content: dict[str, Any],
-    ) -> ResourceState:
-        address = change.address
-        prior = self.journal.state.resources.get(str(address))
-        now = now_iso()
-        keep_created = prior is not None and change.action is Action.UPDATE and prior.status == "live"
-        return state_of(
-            address,
-            self.provider.name,
-            observed,
-            input_hash=change.input_hash,
-            content={k: c.files for k, c in content.items() if len(c.files) <= 1000},
-            dependencies=[str(d) for d in change.depends_on],
-            created_at=prior.created_at if keep_created and prior else now,
-            on_remove=self.config.resources[address].lifecycle.on_remove,
-        )
 
-
-_REAPED = object()
+def _mismatches(planned: Any, actual: Any, path: str = "") -> list[str]:
+    """Paths where ``actual`` differs from ``planned``; a planned value known only after apply matches all."""
+    if planned == UNKNOWN:
+        return []
+    if isinstance(planned, dict) and isinstance(actual, dict):
+        out = []
+        for key in sorted(set(planned) | set(actual), key=str):
+            out += _mismatches(planned.get(key), actual.get(key), f"{path}.{key}" if path else str(key))
+        return out
+    if isinstance(planned, list) and isinstance(actual, list) and len(planned) == len(actual):
+        return [
+            m for i, (p, a) in enumerate(zip(planned, actual, strict=True)) for m in _mismatches(p, a, f"{path}.{i}")
+        ]
+    return [] if planned == actual else [path or "(value)"]
 
 
 def _critical_path_priority(g: nx.DiGraph) -> dict[Address, tuple[int, str, Address]]:

@@ -8,106 +8,32 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from mlplan.engine import __version__
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-class Obj:
-    def __init__(self, chdir: str | None, env: str | None) -> None:
-        self.root = Path(chdir or ".").resolve()
-        self.env = env
-
-
-def _vars(values: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for item in values:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise click.UsageError(f"--var expects NAME=VALUE, got {item!r}")
-        out[name] = value
-    return out
-
-
-def _seconds(text: str) -> float:
-    from mlplan.engine.durations import parse_duration
-
-    if text.replace(".", "", 1).isdigit():
-        return float(text)
-    try:
-        return parse_duration(text).total_seconds()
-    except ValueError as exc:
-        raise click.UsageError(f"--lock-timeout: {exc}") from None
-
-
-def _err(msg: str) -> None:
-    click.echo(msg, err=True)
-
-
-def _session(obj: Obj, variables: tuple[str, ...] = (), lock_timeout: str = "0s") -> Any:
-    from mlplan.engine.session import open_session
-
-    if not obj.root.is_dir():
-        raise click.UsageError(f"-C {obj.root}: no such directory")
-    return open_session(obj.root, obj.env, _vars(variables), _seconds(lock_timeout), log=_err)
-
-
-def _progress(fmt: str) -> Callable[[str, dict[str, Any]], None]:
-    """Events from plan/apply, rendered as progress lines on stderr."""
-    quiet = fmt == "json"
-    started = time.monotonic()
-
-    def emit(kind: str, data: dict[str, Any]) -> None:
-        if quiet and kind not in ("failed",):
-            return
-        t = f"[{time.monotonic() - started:6.1f}s]"
-        if kind == "refresh_start":
-            _err(f"{t} Refreshing {data['count']} resource(s)...")
-        elif kind == "reconciled":
-            _err(f"{t} {data['address']}: interrupted operation reconciled: {data['outcome']}")
-        elif kind == "start":
-            _err(f"{t} {data['address']}: {data['action']}...")
-        elif kind == "done":
-            extra = f" (version {data['version']})" if data.get("version") else ""
-            _err(f"{t} {data['address']}: {data['action']} done{extra} in {data['elapsed']:.1f}s")
-        elif kind == "failed":
-            _err(f"{t} {data['address']}: FAILED: {data['error']}")
-        elif kind == "interrupt":
-            _err(f"{t} Interrupted: finishing {', '.join(data['running']) or 'nothing'}, then saving state...")
-
-    return emit
-
-
-var_option = click.option(
-    "--var",
-    "variables",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Set a variable (repeatable); overrides environment values and defaults.",
+from mlplan.engine.cli_common import (
+    CONTEXT,
+    Obj,
+    address,
+    err,
+    format_option,
+    json_option,
+    load_plan,
+    lock_option,
+    open_session,
+    plan_options,
+    progress,
+    var_option,
+    with_options,
 )
-lock_option = click.option(
-    "--lock-timeout",
-    default="0s",
-    show_default=True,
-    metavar="DURATION",
-    help="Wait this long for the state lock (e.g. 30s, 5m) instead of failing at once.",
-)
-format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
-json_option = click.option("--json", "as_json", is_flag=True, help="Alias of --format json.")
+
+if TYPE_CHECKING:
+    from mlplan.engine.plan import Plan
+    from mlplan.engine.planner import PlanOptions
 
 
 @click.group(context_settings=CONTEXT)
@@ -152,7 +78,7 @@ def validate(obj: Obj, variables: tuple[str, ...], no_sdk: bool) -> None:
     from mlplan.providers.azure.loaders import loader_problems
 
     try:
-        config = _session(obj, variables).config
+        config = open_session(obj, variables).config
         diags = []
     except ValidationFailed as exc:
         if not isinstance(exc.partial, Config):
@@ -169,36 +95,6 @@ def validate(obj: Obj, variables: tuple[str, ...], no_sdk: bool) -> None:
         raise ValidationFailed(diags)
     n = len(config.resources)
     click.echo(f"The configuration is valid: {n} resource(s) in environment {config.environment.name}.")
-
-
-def _plan_options(
-    refresh: bool,
-    refresh_only: bool,
-    target: tuple[str, ...],
-    replace: tuple[str, ...],
-    destroy: bool = False,
-) -> Any:
-    from mlplan.engine.address import Address
-    from mlplan.engine.planner import PlanOptions
-
-    try:
-        targets = tuple(Address.parse(t) for t in target)
-        replaces = tuple(Address.parse(t) for t in replace)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    now_text = os.environ.get("MLPLAN_NOW")  # for tests and what-if runs: "2026-01-01T00:00:00+00:00"
-    from datetime import datetime
-
-    now = datetime.fromisoformat(now_text) if now_text else None
-    return PlanOptions(
-        refresh=refresh,
-        refresh_only=refresh_only,
-        destroy=destroy,
-        targets=targets,
-        replace=replaces,
-        now=now,
-        parallelism=0,
-    )
 
 
 @cli.command(context_settings=CONTEXT)
@@ -239,7 +135,7 @@ def plan(
     """
     fmt = "json" if as_json else fmt
     the_plan = _plan_and_show(
-        obj, _plan_options(refresh, refresh_only, target, replace, destroy), fmt, variables, lock_timeout
+        obj, plan_options(refresh, refresh_only, target, replace, destroy), fmt, variables, lock_timeout
     )
     if out:
         from mlplan.state.local import atomic_write
@@ -251,13 +147,13 @@ def plan(
         sys.exit(2)
 
 
-def _plan_and_show(obj: Obj, options: Any, fmt: str, variables: tuple[str, ...], lock_timeout: str) -> Any:
-    from mlplan.engine import render
-    from mlplan.engine import session as s
+def _plan_and_show(obj: Obj, options: PlanOptions, fmt: str, variables: tuple[str, ...], lock_timeout: str) -> Plan:
+    from mlplan.engine import render, workflow
+    from mlplan.engine.session import locked_state
 
-    session = _session(obj, variables, lock_timeout)
-    with s.locked_state(session, "plan") as state:
-        the_plan = s.plan(session, state, options, _progress(fmt))
+    session = open_session(obj, variables, lock_timeout)
+    with locked_state(session, "plan") as state:
+        the_plan = workflow.plan(session, state, options, progress(fmt))
     click.echo(render.render(the_plan.to_json(), fmt))
     return the_plan
 
@@ -283,21 +179,9 @@ def drift(obj: Obj, fmt: str, as_json: bool, variables: tuple[str, ...], lock_ti
       mlplan -e prd drift --format markdown > drift.md
     """
     fmt = "json" if as_json else fmt
-    the_plan = _plan_and_show(obj, _plan_options(True, True, (), ()), fmt, variables, lock_timeout)
+    the_plan = _plan_and_show(obj, plan_options(refresh_only=True), fmt, variables, lock_timeout)
     if the_plan.has_changes:
         sys.exit(2)
-
-
-def _load_plan(path: str) -> Any:
-    from mlplan.core.errors import UsageError
-    from mlplan.engine.plan import Plan
-
-    try:
-        return Plan.from_json(json.loads(Path(path).read_text()))
-    except FileNotFoundError:
-        raise UsageError(f"plan file {path} does not exist") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{path} is not an mlplan plan file ({exc})") from None
 
 
 @cli.command(context_settings=CONTEXT)
@@ -317,9 +201,9 @@ def show(obj: Obj, planfile: str | None, fmt: str, as_json: bool) -> None:
 
     fmt = "json" if as_json else fmt
     if planfile:
-        click.echo(render.render(_load_plan(planfile).to_json(), fmt))
+        click.echo(render.render(load_plan(planfile).to_json(), fmt))
         return
-    session = _session(obj)
+    session = open_session(obj)
     state = session.backend.read()
     if fmt == "json":
         click.echo(json.dumps(state.to_json(), indent=2))
@@ -333,18 +217,21 @@ def show(obj: Obj, planfile: str | None, fmt: str, as_json: bool) -> None:
     click.echo(f"{len(state.resources)} resource(s) in state (serial {state.serial}).")
 
 
-def _confirm(auto_approve: bool, what: str) -> None:
+def _confirmation(auto_approve: bool, what: str) -> Callable[[Plan], bool]:
+    """Ask on the terminal (or refuse to guess without one), unless --auto-approve."""
     from mlplan.core.errors import UsageError
 
-    if auto_approve:
-        return
-    if not sys.stdin.isatty():
-        raise UsageError(
-            f"{what} needs confirmation but there is no terminal to ask; "
-            "pass --auto-approve, or apply a saved plan file"
-        )
-    if not click.confirm(f"Do you want to {what}?", default=False):
-        raise UsageError("cancelled: nothing was changed")
+    def confirm(_plan: Plan) -> bool:
+        if auto_approve:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"{what} needs confirmation but there is no terminal to ask; "
+                "pass --auto-approve, or apply a saved plan file"
+            )
+        return click.confirm(f"Do you want to {what} these changes?", default=False)
+
+    return confirm
 
 
 def _run_apply(
@@ -355,42 +242,45 @@ def _run_apply(
     keep_going: bool,
     variables: tuple[str, ...],
     lock_timeout: str,
-    options: Any,
+    options: PlanOptions,
     what: str,
 ) -> None:
     from mlplan.core.errors import ApplyFailed, Interrupted
-    from mlplan.engine import gates, render
-    from mlplan.engine import session as s
+    from mlplan.engine import render, workflow
     from mlplan.engine.apply import ApplyOptions
 
-    session = _session(obj, variables, lock_timeout)
-    emit = _progress("text")
-    with s.locked_state(session, what) as state:
-        if planfile:
-            the_plan = _load_plan(planfile)
-            s.reconcile(session, state, emit)
-            s.check_fresh(the_plan, session, state)
-        else:
-            the_plan = s.plan(session, state, options, emit)
-            click.echo(render.text(the_plan.to_json()))
-            if not the_plan.has_changes:
-                if the_plan.mode != "refresh-only":
-                    s.apply(session, state, the_plan, ApplyOptions(parallelism=1), emit)  # refresh outputs
-                return
-            gates.check(session.config, the_plan)  # refuse before asking
-            _confirm(auto_approve, f"{what} these changes")
-        if the_plan.mode == "refresh-only":
-            s.refresh_state(session, state, the_plan)
-            click.echo("State refreshed from the workspace.")
-            return
-        par = parallelism or session.config.environment.parallelism
-        with _stop_on_interrupt() as stop:
-            result = s.apply(session, state, the_plan, ApplyOptions(parallelism=par, keep_going=keep_going), emit, stop)
+    session = open_session(obj, variables, lock_timeout)
+    request = workflow.ApplyRequest(
+        saved=load_plan(planfile) if planfile else None,
+        options=options,
+        apply=ApplyOptions(parallelism=parallelism or 0, keep_going=keep_going),
+        what=what,
+    )
+    with _stop_on_interrupt(session.ctx.cancelled) as stop:
+        report = workflow.run_apply(
+            session,
+            request,
+            show=lambda p: click.echo(render.text(p.to_json())),
+            confirm=_confirmation(auto_approve, what),
+            emit=progress("text"),
+            stop=stop,
+        )
+    if report.refreshed:
+        click.echo("State refreshed from the workspace.")
+    result = report.result
+    if result is None:
+        return
     n_done, n_failed, n_skipped = len(result.done), len(result.failed), len(result.skipped)
+    extra = f", {len(result.cancelled)} cancelled" if result.cancelled else ""
+    extra += f", {len(result.not_met)} condition(s) not met" if result.not_met else ""
     click.echo(
         f"{what.capitalize()} {'complete' if result.ok else 'stopped'}: {n_done} done, {n_failed} failed, "
-        f"{n_skipped} skipped. State saved ({session.backend.describe()})."
+        f"{n_skipped} skipped{extra}. State saved ({session.backend.describe()})."
     )
+    for where, why in result.cancelled.items():
+        click.echo(f"  {where}: {why}; recorded as pending: the next plan shows how apply settles it")
+    for where, reason in result.not_met.items():
+        click.echo(f"  {where}: condition not met: {reason} (its dependents were skipped; this is not a failure)")
     if result.interrupted:
         raise Interrupted("interrupted; state holds every finished operation")
     if result.failed:
@@ -399,14 +289,17 @@ def _run_apply(
 
 
 @contextlib.contextmanager
-def _stop_on_interrupt() -> Iterator[threading.Event]:
-    """The first Ctrl-C asks apply to stop after the running operations; a second one kills."""
+def _stop_on_interrupt(cancel: threading.Event) -> Iterator[threading.Event]:
+    """The first Ctrl-C stops scheduling (running operations finish); the second cancels the running
+    operations (each stops and stays recorded for the next apply); a third kills."""
     stop = threading.Event()
 
     def handler(_sig: int, _frame: Any) -> None:
-        if stop.is_set():
+        if cancel.is_set():
             signal.signal(signal.SIGINT, signal.default_int_handler)
             raise KeyboardInterrupt
+        if stop.is_set():
+            cancel.set()
         stop.set()
 
     previous = signal.signal(signal.SIGINT, handler)
@@ -425,18 +318,9 @@ apply_options = [
 ]
 
 
-def _with(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
-    def deco(f: Any) -> Any:
-        for opt in reversed(options):
-            f = opt(f)
-        return f
-
-    return deco
-
-
 @cli.command(context_settings=CONTEXT)
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False))
-@_with(apply_options)
+@with_options(apply_options)
 @click.option("--target", multiple=True, metavar="ADDR", help="Limit to ADDR and its dependencies.")
 @click.option("--replace", multiple=True, metavar="ADDR", help="Replace ADDR (or make a new version).")
 @click.option("--refresh-only", is_flag=True, help="Write what the workspace really has into state.")
@@ -463,12 +347,12 @@ def apply(
       mlplan apply --auto-approve --parallelism 4
       mlplan -C examples/assets apply --auto-approve
     """
-    options = _plan_options(True, refresh_only, target, replace)
+    options = plan_options(refresh_only=refresh_only, target=target, replace=replace)
     _run_apply(obj, planfile, auto_approve, parallelism, keep_going, variables, lock_timeout, options, "apply")
 
 
 @cli.command(context_settings=CONTEXT)
-@_with(apply_options)
+@with_options(apply_options)
 @click.pass_obj
 def destroy(
     obj: Obj,
@@ -484,7 +368,7 @@ def destroy(
     Example:
       mlplan -e dev destroy --auto-approve
     """
-    options = _plan_options(True, False, (), (), destroy=True)
+    options = plan_options(destroy=True)
     _run_apply(obj, None, auto_approve, parallelism, keep_going, variables, lock_timeout, options, "destroy")
 
 
@@ -504,9 +388,9 @@ def output(obj: Obj, name: str | None, as_json: bool, show_sensitive: bool, vari
       mlplan output --json
     """
     from mlplan.core.errors import UsageError
-    from mlplan.engine.session import resolve_outputs
+    from mlplan.engine.outputs import credentials, resolve_outputs
 
-    session = _session(obj, variables)
+    session = open_session(obj, variables)
     state = session.backend.read()
     outputs = resolve_outputs(session.config, state)
     shown = {k: ("(sensitive)" if v["sensitive"] and not show_sensitive else v["value"]) for k, v in outputs.items()}
@@ -521,8 +405,6 @@ def output(obj: Obj, name: str | None, as_json: bool, show_sensitive: bool, vari
         if r.status == "live"
     }
     if show_sensitive:
-        from mlplan.engine.session import credentials
-
         for a, creds in credentials(session, state).items():
             resources[a]["keys"] = creds
     if as_json:
@@ -547,7 +429,7 @@ def graph(obj: Obj, fmt: str, variables: tuple[str, ...]) -> None:
     """
     from mlplan.engine.graph_render import to_dot, to_mermaid
 
-    session = _session(obj, variables)
+    session = open_session(obj, variables)
     click.echo(to_dot(session.graph) if fmt == "dot" else to_mermaid(session.graph))
 
 
@@ -561,17 +443,17 @@ def force_unlock(obj: Obj, lock_id: str) -> None:
     Example:
       mlplan force-unlock 0b9c6f1e-...
     """
-    session = _session(obj)
+    session = open_session(obj)
     session.backend.force_unlock(lock_id)
     click.echo(f"Released lock {lock_id}.")
 
 
 @cli.command("import", context_settings=CONTEXT)
-@click.argument("address")
+@click.argument("address_text", metavar="ADDRESS")
 @click.argument("ident", metavar="ID")
 @lock_option
 @click.pass_obj
-def import_(obj: Obj, address: str, ident: str, lock_timeout: str) -> None:
+def import_(obj: Obj, address_text: str, ident: str, lock_timeout: str) -> None:
     """Adopt an existing workspace resource ID as ADDRESS, without changing it.
 
     \b
@@ -579,16 +461,13 @@ def import_(obj: Obj, address: str, ident: str, lock_timeout: str) -> None:
       mlplan import compute.cpu-cluster computes/cpu-cluster
       mlplan import environment.sklearn environments/sklearn/versions/3
     """
-    from mlplan.engine import session as s
-    from mlplan.engine.address import Address
+    from mlplan.engine.imports import import_resource
+    from mlplan.engine.session import locked_state
 
-    try:
-        addr = Address.parse(address)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    session = _session(obj, (), lock_timeout)
-    with s.locked_state(session, "import") as state:
-        rs = s.import_resource(session, state, addr, ident)
+    addr = address(address_text)
+    session = open_session(obj, (), lock_timeout)
+    with locked_state(session, "import") as state:
+        rs = import_resource(session, state, addr, ident)
     click.echo(f"Imported {addr} ({rs.id}). Run `mlplan plan` to see how it compares with the configuration.")
 
 
@@ -606,26 +485,26 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        _err("Aborted.")
+        err("Aborted.")
         sys.exit(130)
     except click.UsageError as exc:
         # usage errors exit 1, never 2 (2 means "changes present" with --detailed-exitcode)
         command = exc.ctx.command_path if exc.ctx is not None else "mlplan"
-        _err(f"Error: {exc.format_message()}\n  hint: see `{command} --help` for usage and examples")
+        err(f"Error: {exc.format_message()}\n  hint: see `{command} --help` for usage and examples")
         sys.exit(1)
     except click.ClickException as exc:
         exc.show()
         sys.exit(1)
     except MlplanError as exc:
-        _err(exc.render())
+        err(exc.render())
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        _err("Interrupted.")
+        err("Interrupted.")
         sys.exit(130)
     except Exception as exc:  # a bug: still a message, not a traceback (state is journaled as usual)
         if os.environ.get("MLPLAN_DEBUG"):
             raise
-        _err(
+        err(
             f"Error: internal error: {type(exc).__name__}: {exc}\n"
             "  hint: this is a bug in mlplan; state holds every finished operation. Run again with"
             " MLPLAN_DEBUG=1 for the traceback and report it with the command line"

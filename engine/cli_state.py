@@ -5,26 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from mlplan.engine.address import Address
+from mlplan.engine.cli_common import CONTEXT, Obj, address, open_session
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
 
-
-def _open(obj: Any) -> Any:
-    from mlplan.engine.cli import _session
-
-    return _session(obj)
-
-
-def _addr(text: str) -> Address:
-    try:
-        return Address.parse(text)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+    from mlplan.engine.session import Session
+    from mlplan.state.model import State
 
 
 @click.group("state", context_settings=CONTEXT)
@@ -34,9 +25,9 @@ def state_group() -> None:
 
 @state_group.command("list", context_settings=CONTEXT)
 @click.pass_obj
-def list_(obj: Any) -> None:
+def list_(obj: Obj) -> None:
     """List the addresses in state (operations an interrupted run left pending go to stderr)."""
-    state = _open(obj).backend.read()
+    state = open_session(obj).backend.read()
     for addr in sorted(state.resources):
         click.echo(addr)
     for op in sorted(state.pending.values(), key=lambda p: p.started_at):
@@ -48,18 +39,18 @@ def list_(obj: Any) -> None:
 
 
 @state_group.command(context_settings=CONTEXT)
-@click.argument("address")
+@click.argument("address_text", metavar="ADDRESS")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def show(obj: Any, address: str, as_json: bool) -> None:
+def show(obj: Obj, address_text: str, as_json: bool) -> None:
     """Show one resource's state (secrets appear only as hashes)."""
     from mlplan.core.errors import StateError
 
-    _addr(address)
-    state = _open(obj).backend.read()
-    rs = state.resources.get(address)
+    address(address_text)
+    state = open_session(obj).backend.read()
+    rs = state.resources.get(address_text)
     if rs is None:
-        raise StateError(f"{address} is not in state (see `mlplan state list`)")
+        raise StateError(f"{address_text} is not in state (see `mlplan state list`)")
     data = rs.to_json()
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -71,10 +62,10 @@ def show(obj: Any, address: str, as_json: bool) -> None:
         click.echo(f"  {key} = {json.dumps(value)}")
 
 
-def _modify(obj: Any, operation: str) -> Any:
+def _modify(obj: Obj, operation: str) -> tuple[Session, AbstractContextManager[State]]:
     from mlplan.engine.session import locked_state
 
-    session = _open(obj)
+    session = open_session(obj)
     return session, locked_state(session, operation)
 
 
@@ -82,11 +73,11 @@ def _modify(obj: Any, operation: str) -> Any:
 @click.argument("source")
 @click.argument("destination")
 @click.pass_obj
-def mv(obj: Any, source: str, destination: str) -> None:
+def mv(obj: Obj, source: str, destination: str) -> None:
     """Rename SOURCE to DESTINATION in state (e.g. after renaming a resource)."""
     from mlplan.core.errors import StateError
 
-    src, dst = _addr(source), _addr(destination)
+    src, dst = address(source), address(destination)
     if src.kind != dst.kind:
         raise StateError(f"cannot move a {src.kind} to a {dst.kind}")
     session, lock = _modify(obj, "state mv")
@@ -105,12 +96,12 @@ def mv(obj: Any, source: str, destination: str) -> None:
 @state_group.command(context_settings=CONTEXT)
 @click.argument("addresses", nargs=-1, required=True)
 @click.pass_obj
-def rm(obj: Any, addresses: tuple[str, ...]) -> None:
+def rm(obj: Obj, addresses: tuple[str, ...]) -> None:
     """Forget ADDRESSES without deleting them from the workspace."""
     from mlplan.core.errors import StateError
 
     for a in addresses:
-        _addr(a)
+        address(a)
     session, lock = _modify(obj, "state rm")
     with lock as state:
         missing = [a for a in addresses if a not in state.resources]
@@ -124,9 +115,9 @@ def rm(obj: Any, addresses: tuple[str, ...]) -> None:
 
 @state_group.command(context_settings=CONTEXT)
 @click.pass_obj
-def pull(obj: Any) -> None:
+def pull(obj: Obj) -> None:
     """Print the current state document."""
-    state = _open(obj).backend.read()
+    state = open_session(obj).backend.read()
     click.echo(json.dumps(state.to_json(), indent=1))
 
 
@@ -134,7 +125,7 @@ def pull(obj: Any) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--force", is_flag=True, help="Accept another lineage or a lower serial.")
 @click.pass_obj
-def push(obj: Any, file: str, force: bool) -> None:
+def push(obj: Obj, file: str, force: bool) -> None:
     """Replace the state with FILE ('-' for stdin); refuses a lower serial or another lineage."""
     from mlplan.core.errors import StateError
     from mlplan.state.model import State

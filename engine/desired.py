@@ -1,4 +1,7 @@
-"""Turning a ResourceSpec into the provider's Desired: references resolved, local content hashed."""
+"""The one way to build what a provider is asked for: a ResourceSpec's references resolved from its
+dependencies' results, its local content hashed, its hashes; and, at apply, the plan's DesiredSpec
+with its bindings filled and its sensitive values restored, as the provider's ``Desired``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,8 @@ import copy
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +18,14 @@ from mlplan.core import kinds
 from mlplan.core.clock import now_iso
 from mlplan.core.content import Content, DigestCache, hash_path
 from mlplan.engine.address import Address
-from mlplan.engine.config import RUN_PLACEHOLDER, ResourceSpec, get_dotted
-from mlplan.engine.plan import UNKNOWN
+from mlplan.engine.config import RUN_PLACEHOLDER, Lifecycle, ResourceSpec, get_dotted
+from mlplan.engine.plan import UNKNOWN, Binding, DesiredSpec
 from mlplan.engine.references import Reference
 from mlplan.providers.base import TAG_ADDRESS, TAG_OPERATION, TAG_PROJECT, Desired, Observed
 from mlplan.state.model import ResourceState
+
+# A dependency's result, by which references to it are written: its version, run and id.
+Result = Mapping[str, str]
 
 
 class ContentCache:
@@ -45,50 +52,213 @@ def content_of(res: ResourceSpec, cache: ContentCache) -> dict[str, Content]:
     return out
 
 
-def _set_path(spec: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    node: Any = spec
-    for part in path[:-1]:
+# -- results ------------------------------------------------------------------------------------------------
+def result_of(version: str | None, ident: str, outputs: Mapping[str, Any]) -> dict[str, str]:
+    return {"version": version or "", "id": ident, "run": str(outputs.get("run") or "")}
+
+
+def state_result(rs: ResourceState) -> dict[str, str]:
+    return result_of(rs.version, rs.id, rs.outputs)
+
+
+def observed_result(observed: Observed) -> dict[str, str]:
+    return result_of(observed.version, observed.id, observed.outputs)
+
+
+def token_template(kind: str) -> str:
+    """How a run records a dependency it counts as an input: the part of its result that names it."""
+    facts = kinds.facts(kind)
+    if facts.versioned:
+        return "{version}"
+    return "{run}" if facts.node == "run" else "{id}"
+
+
+# -- resolution ------------------------------------------------------------------------------------------------
+@dataclass
+class Resolution:
+    """A spec with the references mlplan resolves replaced by concrete values, or UNKNOWN and a binding."""
+
+    spec: dict[str, Any]
+    bindings: list[Binding] = field(default_factory=list)
+    inputs: dict[str, str] = field(default_factory=dict)
+    substituted: bool = False  # the spec differs from the one written
+
+
+def _set_path(doc: Any, path: Iterable[str], value: Any) -> None:
+    parts = list(path)
+    node = doc
+    for part in parts[:-1]:
         node = node[int(part)] if isinstance(node, list) else node[part]
-    last = path[-1]
+    last = parts[-1]
     if isinstance(node, list):
         node[int(last)] = value
     else:
         node[last] = value
 
 
-def resolve_references(
-    spec: dict[str, Any], refs: list[Reference], versions: Mapping[Address, str | None]
-) -> dict[str, Any]:
-    """Replace ``@latest`` (and versions of managed assets) by concrete ones; UNKNOWN when not known yet.
+def resolve(
+    res: ResourceSpec,
+    refs: Iterable[Reference],
+    managed: Callable[[Address], bool],
+    result: Callable[[Address], Result | None],
+    source_result: Callable[[Reference], Result | None],
+    input_deps: Iterable[Address] = (),
+) -> Resolution:
+    """Resolve ``@latest`` references, a produced asset's job output path and a run's input tokens.
 
-    ``versions`` maps a referenced address to its concrete version (None: not known until apply).
-    References whose target is not in ``versions`` are left as written.
+    ``result(address)`` is a managed dependency's result, None while this plan is still making it (the
+    value is then UNKNOWN in the spec and a binding says how apply fills it in); ``source_result(ref)``
+    is what a data source resolved to. Explicit versions, bare names and registry URIs stay as written.
     """
-    if not any(ref.is_latest and ref.target in versions and not ref.registry for ref in refs):
-        return spec  # nothing to substitute: no copy
-    out = copy.deepcopy(spec)
+    out = Resolution(res.spec)
+    subs: list[tuple[tuple[str, ...], Any]] = []
     for ref in refs:
-        if ref.target not in versions or ref.version is None or ref.registry:
+        if not ref.is_latest or ref.registry:
             continue
-        version = versions[ref.target]
-        if not ref.is_latest:
-            continue  # an explicit version stays what the user wrote
-        value = UNKNOWN if version is None else f"azureml:{ref.target.name}:{version}"
-        _set_path(out, ref.path, value)
+        template = f"azureml:{ref.target.name}:{{version}}"
+        if managed(ref.target):
+            found = result(ref.target)
+            if found is None:
+                subs.append((ref.path, UNKNOWN))
+                out.bindings.append(Binding(("spec", *ref.path), ref.target, template))
+                continue
+        else:
+            found = source_result(ref)
+            if found is None:
+                continue
+        subs.append((ref.path, template.format(**found)))
+    if res.produced_by is not None:
+        placeholder = RUN_PLACEHOLDER % res.produced_by
+        path = res.spec.get("path")
+        if isinstance(path, str) and placeholder in path:
+            template = path.replace(placeholder, "{run}")
+            found = result(res.produced_by)
+            if found is None:
+                subs.append((("path",), UNKNOWN))
+                out.bindings.append(Binding(("spec", "path"), res.produced_by, template))
+            else:
+                subs.append((("path",), template.format(**found)))
+    if subs:
+        out.spec = copy.deepcopy(res.spec)
+        out.substituted = True
+        for path, value in subs:
+            _set_path(out.spec, path, value)
+    for dep in sorted(input_deps):
+        template = token_template(dep.kind)
+        found = result(dep)
+        if found is None:
+            out.inputs[str(dep)] = UNKNOWN
+            out.bindings.append(Binding(("inputs", str(dep)), dep, template))
+        else:
+            out.inputs[str(dep)] = template.format(**found)
     return out
 
 
-def resolve_run(spec: dict[str, Any], producer: Address, state: Any) -> dict[str, Any]:
-    """A produced asset's path names the producing job's run (``azureml://jobs/<run>/outputs/<o>``)."""
-    rs = state.resources.get(str(producer))
-    run = rs.outputs.get("run") if rs is not None else None
-    placeholder = RUN_PLACEHOLDER % producer
-    path = spec.get("path")
-    if not isinstance(path, str) or placeholder not in path:
-        return spec
-    return {**spec, "path": path.replace(placeholder, str(run) if run else UNKNOWN)}
+def fill(doc: dict[str, Any], bindings: Iterable[Binding], results: Mapping[Address, Result]) -> dict[str, Any]:
+    """``doc`` (a DesiredSpec document) with its bindings filled from the dependencies' results."""
+    bindings = list(bindings)
+    if not bindings:
+        return doc
+    out = copy.deepcopy(doc)
+    for b in bindings:
+        _set_path(out, b.path, b.template.format(**results[b.source]))
+    return out
 
 
+# -- hashes --------------------------------------------------------------------------------------------------
+def _digest(*parts: str) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:32]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def input_hash(spec_json: str, content: Mapping[str, str], inputs: Mapping[str, str]) -> str:
+    """What determines the resource as apply makes it: its resolved spec, files and input results."""
+    return _digest("input", spec_json, _dumps(dict(content)), _dumps(dict(inputs)))
+
+
+def document_hash(doc: Mapping[str, Any]) -> str:
+    """``input_hash`` of a DesiredSpec document (apply computes it once bindings are filled)."""
+    return input_hash(_dumps(doc["spec"]), doc["content"], doc["inputs"])
+
+
+def config_hash(spec_json: str, content: Mapping[str, str], lifecycle: Lifecycle) -> str:
+    """What the configuration says of the resource, whatever its dependencies became: a saved plan
+    is stale when this moved."""
+    return _digest("config", spec_json, _dumps(dict(content)), repr(lifecycle))
+
+
+def written_json(res: ResourceSpec, scrub: Callable[[Any], Any] | None) -> str:
+    """The spec as written (interpolated), sensitive values as markers, as the hashes see it."""
+    return _dumps(scrub(res.spec) if scrub is not None else res.spec)
+
+
+def config_hash_of(res: ResourceSpec, cache: ContentCache, scrub: Callable[[Any], Any] | None) -> str:
+    content = {k: c.digest for k, c in content_of(res, cache).items()}
+    return config_hash(written_json(res, scrub), content, res.lifecycle)
+
+
+# -- the provider's Desired ------------------------------------------------------------------------------------
+def ownership_tags(project: str, address: Address, op_id: str) -> dict[str, str]:
+    return {TAG_PROJECT: project, TAG_ADDRESS: str(address), TAG_OPERATION: op_id}
+
+
+def make_desired(
+    address: Address,
+    spec: dict[str, Any],
+    base_dir: Path,
+    subtype: str | None,
+    content: Mapping[str, str],
+    project: str,
+    tags: dict[str, str] | None = None,
+) -> Desired:
+    version = spec.get("version")
+    return Desired(
+        kind=address.kind,
+        name=address.name,
+        spec=spec,
+        base_dir=base_dir,
+        subtype=subtype,
+        version=str(version) if version is not None and address.kind in kinds.VERSIONED_KINDS else None,
+        content=dict(content),
+        tags=tags or {},
+        project=project,
+    )
+
+
+MAX_FILES = 1000  # per path field: beyond that, state keeps only the digest
+
+
+def desired_spec(
+    res: ResourceSpec, root: Path, spec: dict[str, Any], content: Mapping[str, Content], inputs: Mapping[str, str]
+) -> DesiredSpec:
+    version = spec.get("version")
+    return DesiredSpec(
+        spec=spec,
+        base_dir=os.path.relpath(res.base_dir, root),
+        subtype=res.subtype,
+        version=str(version) if version is not None and res.address.kind in kinds.VERSIONED_KINDS else None,
+        content={k: c.digest for k, c in content.items()},
+        files={k: c.files for k, c in content.items() if len(c.files) <= MAX_FILES},
+        inputs=dict(inputs),
+        produced=res.produced_by is not None,
+    )
+
+
+def from_plan(
+    address: Address, ds: DesiredSpec, spec: dict[str, Any], root: Path, project: str, tags: dict[str, str]
+) -> Desired:
+    """The provider's Desired for a planned DesiredSpec whose spec was filled and restored."""
+    return make_desired(address, spec, root / ds.base_dir, ds.subtype, ds.content, project, tags)
+
+
+# -- state <-> provider ------------------------------------------------------------------------------------------
 def observed_of(rs: ResourceState) -> Observed:
     """What state last saw of a resource, in the provider's terms."""
     return Observed(rs.id, rs.attributes, rs.version, rs.tags, rs.outputs, rs.secrets)
@@ -110,39 +280,3 @@ def state_of(address: Address, provider: str, observed: Observed, **extra: Any) 
         tags=observed.tags,
         **fields,
     )
-
-
-def ownership_tags(project: str, address: Address, op_id: str) -> dict[str, str]:
-    return {TAG_PROJECT: project, TAG_ADDRESS: str(address), TAG_OPERATION: op_id}
-
-
-def make_desired(
-    res: ResourceSpec,
-    spec: dict[str, Any],
-    content: Mapping[str, Content],
-    tags: dict[str, str] | None = None,
-    project: str = "",
-) -> Desired:
-    version = spec.get("version")
-    return Desired(
-        kind=res.address.kind,
-        name=res.address.name,
-        spec=spec,
-        base_dir=res.base_dir,
-        subtype=res.subtype,
-        version=str(version) if version is not None and res.address.kind in kinds.VERSIONED_KINDS else None,
-        content={k: c.digest for k, c in content.items()},
-        tags=tags or {},
-        project=project,
-    )
-
-
-def input_hash(res: ResourceSpec, content: Mapping[str, Content], dep_hashes: list[str]) -> str:
-    """Everything that determines the resource: its written spec, its files, its dependencies' inputs."""
-    h = hashlib.sha256()
-    h.update(json.dumps(res.spec, sort_keys=True, default=str).encode())
-    for k in sorted(content):
-        h.update(f"\0{k}={content[k].digest}".encode())
-    for d in sorted(dep_hashes):
-        h.update(f"\0dep={d}".encode())
-    return h.hexdigest()[:32]

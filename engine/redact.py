@@ -13,8 +13,18 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from mlplan.core.errors import ProviderError
-from mlplan.providers.base import Context, Desired, Observed, Problem, Provider, ResourceType, secret_hash
+from mlplan.core.errors import ProviderError, StalePlanError
+from mlplan.providers.base import (
+    Context,
+    Desired,
+    Diff,
+    Observed,
+    Problem,
+    Progress,
+    Provider,
+    ResourceType,
+    secret_hash,
+)
 
 
 class Redactor:
@@ -41,6 +51,26 @@ class Redactor:
             return {k: self.scrub(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self.scrub(v) for v in value]
+        return value
+
+    def restore(self, value: Any) -> Any:
+        """The clear values behind the markers in ``value`` (a planned spec, at apply). A marker of a
+        secret this run does not know means the secret changed since the plan: refused."""
+        if isinstance(value, str):
+            if MARKER not in value:
+                return value
+            for s in self.secrets:
+                value = value.replace(self.marker(s), s)
+            if MARKER in value:
+                raise StalePlanError(
+                    "the plan holds a sensitive value this run does not know (a sensitive variable changed"
+                    " since the plan was made). Run `mlplan plan --out FILE` again."
+                )
+            return value
+        if isinstance(value, dict):
+            return {k: self.restore(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.restore(v) for v in value]
         return value
 
     def observed(self, obs: Observed | None) -> Observed | None:
@@ -92,6 +122,22 @@ class _RedactingType(ResourceType):
         with self._scrubbed_errors():
             return self.r.observed(self.inner.lookup(self._ctx(ctx), name, version))
 
+    def lookup_many(self, ctx: Context, keys: Sequence[tuple[str, str | None]]) -> list[Observed | None]:
+        with self._scrubbed_errors():
+            return [self.r.observed(o) for o in self.inner.lookup_many(self._ctx(ctx), keys)]
+
+    def diff(self, desired: dict[str, Any], observed: dict[str, Any]) -> Diff:
+        return self.inner.diff(desired, observed)  # both sides are scrubbed already
+
+    def poll(self, ctx: Context, token: dict[str, Any]) -> Progress:
+        with self._scrubbed_errors():
+            progress = self.inner.poll(self._ctx(ctx), token)
+        return replace(progress, result=self.r.observed(progress.result))
+
+    def wait(self, ctx: Context, token: dict[str, Any]) -> Observed | None:
+        with self._scrubbed_errors():
+            return self.r.observed(self.inner.wait(self._ctx(ctx), token))
+
     def find_owned(self, ctx: Context, name: str, operation: str) -> Observed | None:
         with self._scrubbed_errors():
             return self.r.observed(self.inner.find_owned(self._ctx(ctx), name, operation))
@@ -141,10 +187,6 @@ class RedactingProvider(Provider):
 
     def supported_kinds(self) -> Iterable[str]:
         return self.inner.supported_kinds()
-
-    def preview(self, ctx: Context, creates: Sequence[Desired]) -> list[str]:
-        out: list[str] = self.redactor.scrub(self.inner.preview(ctx, creates))
-        return out
 
     def close(self) -> None:
         self.inner.close()

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from mlplan.core.diffing import short
+from mlplan.engine import events as ev
 from mlplan.engine.plan import Action
 
 _ORDER = [
@@ -57,6 +58,9 @@ def summary(plan: dict[str, Any]) -> str:
             f"Drift: {drift} resource(s) changed outside mlplan." if drift else "No drift: state matches the workspace."
         )
     parts = [f"{counts[a]} {_VERB[a]}" for a in _ORDER if a in _VERB and counts.get(a)]
+    settle = len(plan.get("reconcile", []))
+    if settle:
+        parts.append(f"{settle} interrupted operation(s) to settle")
     if not parts:
         return "No changes. The workspace matches the configuration."
     unchanged = counts.get("no_op", 0)
@@ -65,6 +69,10 @@ def summary(plan: dict[str, Any]) -> str:
 
 def _changed(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in plan["changes"] if c["action"] not in ("no_op", "read")]
+
+
+def _has_work(plan: dict[str, Any]) -> bool:
+    return bool(_changed(plan) or plan.get("reconcile"))
 
 
 def text(plan: dict[str, Any], verbose: bool = False) -> str:
@@ -86,10 +94,19 @@ def text(plan: dict[str, Any], verbose: bool = False) -> str:
             for k, v in sorted(c["after"].items()):
                 if v not in (None, {}, []):
                     lines.append(f"        + {k}: {short(v)}")
+    for r in plan.get("reconcile", []):
+        lines.append(f"  {_SETTLE_SYMBOL[r['outcome']]:>3} {r['address']}  (interrupted {r['action']}: {r['outcome']})")
+        lines.append(f"        {r['reason']}")
     for d in plan.get("diagnostics", []):
         lines.append(f"  Warning: {d}")
+    if not plan.get("executable", True):
+        lines.append("  Warning: this plan was saved by an older mlplan: it can be shown, not applied")
     lines.append(summary(plan))
     return "\n".join(lines)
+
+
+# how a reconciliation shows in a plan: what apply will do about an interrupted operation
+_SETTLE_SYMBOL = {"adopt": "+s", "retry": "!", "completed": "-s", "not_done": "!"}
 
 
 # GitHub refuses comments over 65,536 characters; keep room for what CI wraps around the plan.
@@ -107,7 +124,7 @@ def markdown(plan: dict[str, Any], limit: int = COMMENT_LIMIT) -> str:
     for d in plan.get("diagnostics", []):
         out += [f"> **Warning:** {d}", ""]
     changed = _changed(plan)
-    if not changed:
+    if not _has_work(plan):
         return "\n".join(out) + "\n"
     size = sum(len(line) + 1 for line in out)
     budget = max(0, limit - _FOOTER_ROOM)
@@ -121,6 +138,9 @@ def markdown(plan: dict[str, Any], limit: int = COMMENT_LIMIT) -> str:
         return True
 
     rows = ["| | address | action | why |", "|---|---|---|---|"]
+    for r in plan.get("reconcile", []):
+        reason = r["reason"].replace("|", "\\|")
+        rows.append(f"| `{_SETTLE_SYMBOL[r['outcome']]}` | `{r['address']}` | settle: {r['outcome']} | {reason} |")
     fits(rows)
     shown = 0
     for c in changed:
@@ -164,3 +184,31 @@ def render(plan: dict[str, Any], fmt: str) -> str:
     if fmt == "markdown":
         return markdown(plan)
     return text(plan)
+
+
+def progress_line(event: ev.Event) -> str | None:
+    """One line of progress for an event (None: not worth a line)."""
+    match event:
+        case ev.RefreshStarted(count):
+            return f"Refreshing {count} resource(s)..."
+        case ev.Reconciled(address, outcome):
+            return f"{address}: interrupted operation reconciled: {outcome}"
+        case ev.OperationStarted(address, action, _reason):
+            return f"{address}: {action}..."
+        case ev.OperationDone(address, action, elapsed, _id, version):
+            extra = f" (version {version})" if version else ""
+            return f"{address}: {action} done{extra} in {elapsed:.1f}s"
+        case ev.OperationFailed(address, error):
+            return f"{address}: FAILED: {error}"
+        case ev.ConditionNotMet(address, reason):
+            return f"{address}: condition not met: {reason}"
+        case ev.Skipped(address, reason):
+            return f"{address}: skipped: {reason}"
+        case ev.Interrupting(running, cancelling):
+            names = ", ".join(running) or "nothing"
+            if cancelling:
+                return f"Cancelling {names}: what they started stays recorded, the next apply reconciles it..."
+            return f"Interrupted: finishing {names}, then saving state (Ctrl-C again cancels them)..."
+        case ev.Note(message):
+            return f"Note: {message}"
+    return None

@@ -1,7 +1,12 @@
 """The provider contract: how the engine reads, creates, updates and deletes resources of one kind.
 
-Providers know resources, not plans: they never see actions, diffs or rendering. They may use the
-engine's neutral helpers (addresses, content hashing, errors) but nothing that plans or prints.
+Providers know resources, not plans: they never see or name plan actions, and they answer the
+engine with data (the attributes a resource would have, a ``Diff`` naming what changed and what
+cannot change in place, what they observed). They build on ``mlplan.core`` alone.
+
+Long waits honour ``Context.cancelled`` (Ctrl-C twice); a provider whose operation outlives the
+call (an Azure long-running operation) journals its token with ``Context.checkpoint`` so that the
+next run resumes it (``poll`` / ``wait``) instead of searching for it by ownership tags.
 """
 
 from __future__ import annotations
@@ -9,11 +14,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from mlplan.core.diffing import FieldChange, field_changes
+from mlplan.core.errors import MlplanError
 
 # Ownership tags stamped on everything mlplan creates; used to adopt after a crash.
 TAG_PROJECT = "mlplan.project"
@@ -94,38 +103,70 @@ class Observed:
     archived: bool = False
 
 
+@dataclass(frozen=True)
+class Diff:
+    """A provider's answer to "how does the resource differ from what is wanted?"."""
+
+    changes: tuple[FieldChange, ...] = ()
+    replaces: frozenset[str] = frozenset()  # top-level fields among the changes that cannot change in place
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a long-running operation stands, read from its token."""
+
+    done: bool
+    result: Observed | None = None  # once done: what it made (None: it failed or made nothing)
+
+
+class Cancelled(MlplanError):
+    """An operation stopped because apply was cancelled (Ctrl-C twice). What it may have started is
+    recorded: the operation stays pending, and the next run reconciles it."""
+
+    exit_code = 130
+
+
+def _no_checkpoint(_token: dict[str, Any]) -> None:
+    return None
+
+
 @dataclass
 class Context:
-    """What a provider needs to know about where it runs."""
+    """What a provider needs to know about where it runs, and the operation it is in."""
 
     project: str
     environment: str
     root: Path
     workspace: dict[str, Any]
     log: Callable[[str], None] = lambda _msg: None
+    # set when apply is cancelled: long waits stop and raise Cancelled
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    # journal a long-running operation's token (JSON-able) on the current operation
+    checkpoint: Callable[[dict[str, Any]], None] = _no_checkpoint
+
+    def check_cancelled(self, what: str) -> None:
+        if self.cancelled.is_set():
+            raise Cancelled(f"cancelled while {what}")
 
 
 class ResourceType(ABC):
     """One resource kind of one provider."""
 
     kind: str = ""
-    versioned: bool = False  # immutable asset versions (data, environment, model)
-    immutable_fields: frozenset[str] = frozenset()  # a change requires replace
-    mutable_fields: frozenset[str] = frozenset()  # versioned kinds: fields a version can change in place
+    immutable_fields: frozenset[str] = frozenset()  # a change cannot be made in place
+    # when set, only these fields can change in place (an asset version's description and tags)
+    mutable_fields: frozenset[str] = frozenset()
     sensitive_fields: frozenset[str] = frozenset()
-    can_delete_versions: bool = False  # on_remove: delete is honoured
-    # A run (a job): each execution is a new, immutable record. The engine runs it again ("train")
-    # only when its inputs change, and never diffs it against the workspace.
-    is_run: bool = False
-    # Dependencies of these kinds count towards a run's inputs (None: all of them).
-    input_kinds: frozenset[str] | None = None
-    # How creates and updates of this kind are shown (e.g. "shift_traffic"); None: create/update.
-    change_action: str | None = None
-    # A setting of another resource rather than a resource of its own (an endpoint's traffic):
-    # it exists with its parent, so finding it is no name collision; creating it sets it.
-    attached: bool = False
+    # dotted spec fields that hold a secret in clear (a compute's admin password): the engine keeps their
+    # values out of plans, state and output, and hands them to the provider only
+    secret_paths: tuple[str, ...] = ()
+    can_delete_versions: bool = False  # asset versions can really be deleted (not only archived)
     # Attributes only known once the resource exists, when it is produced by another (a model a job
-    # registers): the engine carries them over from state instead of expecting them up front.
+    # registers): not compared before it exists.
     produced_fields: frozenset[str] = frozenset()
     # > 0: refresh reads this kind with read_many, up to this many ids a call (one list call instead
     # of one request per resource, for APIs that throttle); 0: one read per resource.
@@ -144,6 +185,14 @@ class ResourceType(ABC):
         """Plan-time check: refuse what this provider cannot honour (with the field path)."""
         return []
 
+    def diff(self, desired: dict[str, Any], observed: dict[str, Any]) -> Diff:
+        """How ``observed`` attributes differ from ``desired`` ones (both as ``desired_attributes`` and
+        ``read`` report them), and which changed fields cannot change in place."""
+        changes = field_changes(observed, desired, self.sensitive_fields)
+        tops = {c.path.split(".")[0] for c in changes}
+        replaces = tops - self.mutable_fields if self.mutable_fields else tops & self.immutable_fields
+        return Diff(tuple(changes), frozenset(replaces))
+
     @abstractmethod
     def desired_attributes(self, desired: Desired) -> dict[str, Any]:
         """The attributes ``read`` would report once ``desired`` is applied (server defaults filled)."""
@@ -160,6 +209,10 @@ class ResourceType(ABC):
     @abstractmethod
     def lookup(self, ctx: Context, name: str, version: str | None) -> Observed | None:
         """Find by name (and version, or the latest when None): for data sources and adoption."""
+
+    def lookup_many(self, ctx: Context, keys: Sequence[tuple[str, str | None]]) -> list[Observed | None]:
+        """Batched lookup of (name, version) pairs, one result per key in order (see ``read_many``)."""
+        return [self.lookup(ctx, name, version) for name, version in keys]
 
     def find_owned(self, ctx: Context, name: str, operation: str) -> Observed | None:
         """The resource an interrupted operation may have created (by its ownership tags)."""
@@ -185,8 +238,18 @@ class ResourceType(ABC):
     def discard(self, ctx: Context, name: str, operation: str) -> None:  # noqa: B027 - optional hook
         """Remove what an operation that died left half-done (staged files, an unfinished run).
 
-        Called under the state lock, once the engine has settled the operation (adopted or not).
+        Called by apply under the state lock, once the engine has settled the operation (adopted or not).
         """
+
+    def poll(self, ctx: Context, token: dict[str, Any]) -> Progress:
+        """Where the long-running operation behind ``token`` (journalled with ``ctx.checkpoint``) stands;
+        read-only. Only providers that checkpoint tokens are asked."""
+        raise NotImplementedError(f"the {self.kind} resource type journals no operation tokens")
+
+    def wait(self, ctx: Context, token: dict[str, Any]) -> Observed | None:
+        """Wait for the operation behind ``token`` to finish (honouring ``ctx.cancelled``) and return what
+        it made, or None when it failed or made nothing."""
+        raise NotImplementedError(f"the {self.kind} resource type journals no operation tokens")
 
     def credentials(self, ctx: Context, current: Observed) -> dict[str, str]:
         """Secrets of the resource in clear (endpoint keys), only for an explicit request."""
@@ -204,10 +267,6 @@ class Provider(ABC):
 
     def supported_kinds(self) -> Iterable[str]:
         return ()
-
-    def preview(self, ctx: Context, creates: Sequence[Desired]) -> list[str]:
-        """Plan-time notes from the backend (e.g. ARM what-if); none by default."""
-        return []
 
     def close(self) -> None:  # noqa: B027 - optional hook, most providers hold nothing
         """Release clients and connections."""

@@ -158,6 +158,10 @@ def apply_record(state: State, record: dict[str, Any], resource: ResourceState |
             state.resources[res.address] = res
         elif record.get("removed"):
             state.resources.pop(record["address"], None)
+    elif kind == "progress":
+        op = state.pending.get(record["op"])
+        if op is not None:
+            op.token = record["token"]
     elif kind == "abort":
         state.pending.pop(record["op"], None)
     elif kind == "set":
@@ -224,6 +228,10 @@ class Journal:
             },
             resource,
         )
+
+    def progress(self, op_id: str, address: str, token: dict[str, Any]) -> None:
+        """A long-running operation's token, so that the next run can resume it after a crash."""
+        self._record({"t": "progress", "op": op_id, "address": address, "token": token, "ts": now_iso()})
 
     def abort(self, op_id: str, address: str) -> None:
         self._record({"t": "abort", "op": op_id, "address": address, "ts": now_iso()})

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -50,6 +50,7 @@ class PendingOp:
     action: str
     started_at: str
     name: str = ""  # provider-side name used to look for what it may have created
+    token: dict[str, Any] | None = None  # a long-running operation's token the provider journalled
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -39,7 +39,6 @@ def user_tags(tags: dict[str, str] | None) -> dict[str, str]:
 class AssetType(ResourceType):
     """A versioned asset stored as ``<folder>/<name>/<version>/{asset.json, files/}``."""
 
-    versioned = True
     can_delete_versions = True
     produced_fields = frozenset({"content"})
     folder = ""

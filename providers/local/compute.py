@@ -63,6 +63,7 @@ class ComputeType(ResourceType):
         }
     )
     sensitive_fields = frozenset({"ssh_settings"})
+    secret_paths = ("ssh_settings.admin_password",)
 
     def validate(self, desired: Desired) -> list[Problem]:
         ctype = str(desired.spec.get("type", desired.subtype or "amlcompute")).lower()

@@ -27,6 +27,7 @@ from mlplan.core.faults import crashpoint
 from mlplan.core.kinds import is_remote
 from mlplan.providers.base import (
     OWNERSHIP_TAGS,
+    Cancelled,
     Context,
     Desired,
     Observed,
@@ -148,7 +149,7 @@ class OnlineEndpointType(ResourceType):
             marker=marker,
         )
         server.save(folder / "router.json")
-        serving.wait_healthy(server, "/", timeout=30)
+        serving.wait_healthy(server, "/", timeout=30, ctx=ctx)
 
     def _write(self, ctx: Context, desired: Desired, port: int) -> None:
         folder = endpoint_dir(ctx, desired.name)
@@ -345,8 +346,8 @@ class OnlineDeploymentType(ResourceType):
         )
         server.save(folder / "server.json")
         try:
-            serving.wait_healthy(server, "/", timeout=120)
-        except ProviderError:
+            serving.wait_healthy(server, "/", timeout=120, ctx=ctx)
+        except (ProviderError, Cancelled):
             serving.release_port(workspace_root(ctx), port)
             raise
         return server
@@ -434,8 +435,6 @@ class TrafficType(ResourceType):
 
     kind = "traffic"
     id_format = "onlineEndpoints/<endpoint>/traffic"
-    change_action = "shift_traffic"
-    attached = True
 
     def desired_attributes(self, desired: Desired) -> dict[str, Any]:
         traffic = desired.spec.get("traffic") or {}

@@ -31,7 +31,16 @@ from mlplan.core.content import list_files
 from mlplan.core.errors import ProviderError
 from mlplan.core.faults import crashpoint
 from mlplan.core.kinds import is_remote
-from mlplan.providers.base import OWNERSHIP_TAGS, TAG_OPERATION, Context, Desired, Observed, Problem, ResourceType
+from mlplan.providers.base import (
+    OWNERSHIP_TAGS,
+    TAG_OPERATION,
+    Cancelled,
+    Context,
+    Desired,
+    Observed,
+    Problem,
+    ResourceType,
+)
 from mlplan.providers.local.assets import NOT_LOCAL, user_tags
 from mlplan.providers.local.paths import ASSET, JOB_OUTPUT, resolve
 from mlplan.providers.local.serving import zombie
@@ -80,8 +89,6 @@ def run_name(name: str, operation: str) -> str:
 class JobType(ResourceType):
     kind = "job"
     id_format = "jobs/<run>"
-    is_run = True
-    input_kinds = frozenset({"data", "environment", "model", "job"})  # not compute: a bigger cluster retrains nothing
 
     def validate(self, desired: Desired) -> list[Problem]:
         spec = desired.spec
@@ -219,6 +226,10 @@ class JobType(ResourceType):
             record.update(status="Failed", error=str(exc))
             write_json_atomic(run_dir / "job.json", record)
             raise
+        except Cancelled:
+            record.update(status="Canceled")  # as Azure ML names it; the next apply removes the run
+            write_json_atomic(run_dir / "job.json", record)
+            raise
         if code != 0:
             record.update(status="Failed", exit_code=code)
             write_json_atomic(run_dir / "job.json", record)
@@ -310,16 +321,21 @@ class JobType(ResourceType):
 
             reader = threading.Thread(target=pump, daemon=True)
             reader.start()
-            try:
-                code = proc.wait(timeout=float(timeout) if timeout else None)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                reader.join(timeout=5)
-                raise ProviderError(
-                    f"job exceeded limits.timeout ({timeout}s) and was stopped; log: {log_path}"
-                ) from None
+            deadline = time.monotonic() + float(timeout) if timeout else None
+            while True:
+                try:
+                    code = proc.wait(timeout=0.2)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                cancelled = ctx.cancelled.is_set()
+                if cancelled or (deadline is not None and time.monotonic() > deadline):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+                    reader.join(timeout=5)
+                    ctx.check_cancelled(f"running job {name} (the run was stopped; log: {log_path})")
+                    raise ProviderError(f"job exceeded limits.timeout ({timeout}s) and was stopped; log: {log_path}")
             reader.join(timeout=30)
             return code
 
@@ -379,6 +395,7 @@ def compute_slot(ctx: Context, compute: Any) -> Iterator[None]:
     folder = workspace_root(ctx) / "computes" / f"{name}.slots"
     folder.mkdir(parents=True, exist_ok=True)
     while True:
+        ctx.check_cancelled(f"waiting for a free slot of compute {name}")
         for i in range(slots):
             lock = filelock.FileLock(str(folder / f"{i}.lock"))
             try:

@@ -20,6 +20,7 @@ from pathlib import Path
 import filelock
 
 from mlplan.core.errors import ProviderError
+from mlplan.providers.base import Context
 from mlplan.providers.local.workspace import read_json, write_json_atomic
 
 HOST = "127.0.0.1"
@@ -118,13 +119,17 @@ def start(argv: list[str], env: dict[str, str], cwd: Path, log: Path, port: int,
     return Server(proc.pid, port, marker, str(log))
 
 
-def wait_healthy(server: Server, path: str = "/", timeout: float = 60.0) -> None:
+def wait_healthy(server: Server, path: str = "/", timeout: float = 60.0, ctx: Context | None = None) -> None:
+    """Wait until the server answers ``path``; a cancelled apply (``ctx.cancelled``) stops it and stops waiting."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if http_ok(server.port, path, timeout=1.0):
             return
         if not server.alive():
             break
+        if ctx is not None and ctx.cancelled.is_set():
+            stop(server)
+            ctx.check_cancelled(f"waiting for the server on port {server.port}")
         time.sleep(0.1)
     stop(server)
     raise ProviderError(f"server on port {server.port} did not become healthy; log: {server.log}\n{_tail(server.log)}")

@@ -7,6 +7,7 @@ import os
 import stat
 from pathlib import Path
 
+from mlplan.engine.plan import PLAN_FORMAT
 from tests.conftest import run_mlplan
 
 
@@ -83,7 +84,7 @@ def test_saved_plan_applies_and_refuses_when_stale(project: Path) -> None:
     plan_file = project / "plan.json"
     r = run_mlplan("-C", str(project), "plan", "--out", str(plan_file))
     assert r.code == 0, r.text
-    assert json.loads(plan_file.read_text())["format_version"] == 1
+    assert json.loads(plan_file.read_text())["format_version"] == PLAN_FORMAT
     md = run_mlplan("-C", str(project), "show", "--format", "markdown", str(plan_file))
     assert md.out.startswith("### mlplan: `demo` / `local`") and "| `+` | `data.iris` | create |" in md.out
     assert run_mlplan("-C", str(project), "apply", str(plan_file)).code == 0

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from mlplan.engine import graph as graph_mod
-from mlplan.engine import session as session_mod
+from mlplan.engine import workflow
 from mlplan.engine.address import KINDS
 from mlplan.engine.apply import ApplyOptions, ApplyResult
 from mlplan.engine.config import Config, load
@@ -28,7 +28,16 @@ from mlplan.engine.graph import Graph
 from mlplan.engine.plan import Action, Plan, ResourceChange
 from mlplan.engine.planner import PlanOptions
 from mlplan.engine.session import Session
-from mlplan.providers.base import OWNERSHIP_TAGS, TAG_OPERATION, Context, Desired, Observed, Provider, ResourceType
+from mlplan.providers.base import (
+    OWNERSHIP_TAGS,
+    TAG_OPERATION,
+    Context,
+    Desired,
+    Observed,
+    Progress,
+    Provider,
+    ResourceType,
+)
 from mlplan.state.local import LocalBackend
 from mlplan.state.model import State
 
@@ -72,14 +81,18 @@ class _Stored:
     attributes: dict[str, Any]
     tags: dict[str, str]
     archived: bool = False
+    provisioning: bool = False  # a long-running create still in flight
 
     def observed(self) -> Observed:
+        outputs = {"id": self.id}
+        if self.kind == "job":  # each run has a name of its own, as Azure ML jobs do
+            outputs["run"] = self.id.split("/", 1)[1].replace("#", "-")
         return Observed(
             id=self.id,
             attributes=copy.deepcopy(self.attributes),
             version=self.version,
             tags=dict(self.tags),
-            outputs={"id": self.id},
+            outputs=outputs,
             archived=self.archived,
         )
 
@@ -93,8 +106,6 @@ class FakeType(ResourceType):
         self.mutable_fields = frozenset({"description", "tags"}) if self.versioned else frozenset()
         self.sensitive_fields = frozenset({"secret"})
         self.can_delete_versions = can_delete_versions
-        if kind == "traffic":  # like the real providers: an endpoint's setting, its own step
-            self.change_action, self.attached = "shift_traffic", True
 
     # -- what the engine compares ------------------------------------------------------
     def desired_attributes(self, desired: Desired) -> dict[str, Any]:
@@ -152,7 +163,7 @@ class FakeType(ResourceType):
                     version = str(max((int(v) for v in existing if v and v.isdigit()), default=0) + 1)
             else:
                 version = None
-        with p.operation("create", self.kind, desired.name, version, desired.spec):
+        with p.operation("create", self.kind, desired.name, version, desired.spec, ctx):
             attrs = p.tampered(desired.name, self.desired_attributes(desired))
             tags = {**{k: str(v) for k, v in (desired.spec.get("tags") or {}).items()}, **desired.tags}
             with p.lock:
@@ -161,14 +172,43 @@ class FakeType(ResourceType):
                 else:
                     ident = f"{self.kind}/{desired.name}#{next(p.generation)}"
                 stored = _Stored(ident, self.kind, desired.name, version, attrs, tags)
+                stored.provisioning = desired.name in p.long_running
                 p.store[ident] = stored
+            if stored.provisioning:
+                ctx.checkpoint({"id": ident})  # the operation outlives this call: journal its token
             if ("create", desired.name) in p.lose_response:
                 raise InjectedFailure(f"connection lost after creating {ident}")
+            stored.provisioning = False
+            return stored.observed()
+
+    def discard(self, ctx: Context, name: str, operation: str) -> None:
+        self.provider.record("discard", self.kind, name)
+
+    def poll(self, ctx: Context, token: dict[str, Any]) -> Progress:
+        p = self.provider
+        p.record("poll", self.kind, token["id"])
+        with p.lock:
+            stored = p.store.get(token["id"])
+            if stored is None:
+                return Progress(done=True)
+            if stored.provisioning and token["id"] not in p.finished:
+                return Progress(done=False)
+            stored.provisioning = False
+            return Progress(done=True, result=stored.observed())
+
+    def wait(self, ctx: Context, token: dict[str, Any]) -> Observed | None:
+        p = self.provider
+        p.record("wait", self.kind, token["id"])
+        with p.lock:
+            stored = p.store.get(token["id"])
+            if stored is None:
+                return None
+            stored.provisioning = False
             return stored.observed()
 
     def update(self, ctx: Context, desired: Desired, current: Observed) -> Observed:
         p = self.provider
-        with p.operation("update", self.kind, desired.name, current.version, desired.spec), p.lock:
+        with p.operation("update", self.kind, desired.name, current.version, desired.spec, ctx), p.lock:
             stored = p.store.get(current.id)
             if stored is None:
                 raise InjectedFailure(f"{current.id} does not exist")
@@ -185,14 +225,14 @@ class FakeType(ResourceType):
     def delete(self, ctx: Context, current: Observed) -> None:
         p = self.provider
         name = p.name_of(current.id)
-        with p.operation("delete", self.kind, name, current.version), p.lock:
+        with p.operation("delete", self.kind, name, current.version, None, ctx), p.lock:
             if p.store.pop(current.id, None) is None:
                 raise InjectedFailure(f"{current.id} does not exist")
 
     def archive(self, ctx: Context, current: Observed) -> None:
         p = self.provider
         name = p.name_of(current.id)
-        with p.operation("archive", self.kind, name, current.version), p.lock:
+        with p.operation("archive", self.kind, name, current.version, None, ctx), p.lock:
             stored = p.store.get(current.id)
             if stored is None:
                 raise InjectedFailure(f"{current.id} does not exist")
@@ -214,6 +254,8 @@ class FakeProvider(Provider):
         self.delays: dict[str, float] = {}  # op -> seconds
         self.name_delays: dict[str, float] = {}  # name -> seconds (added to the op delay)
         self.tamper: dict[str, dict[str, Any]] = {}  # name -> attributes to report instead
+        self.long_running: set[str] = set()  # names whose create journals a token and finishes later
+        self.finished: set[str] = set()  # ids of long-running creates that finished in the background
         self.timeline: list[tuple[str, str, str, str]] = []  # (start|end, op, kind, name) of mutating ops
         self.active = 0
         self.max_active = 0
@@ -288,15 +330,20 @@ class FakeProvider(Provider):
     def tampered(self, name: str, attrs: dict[str, Any]) -> dict[str, Any]:
         return {**attrs, **copy.deepcopy(self.tamper.get(name, {}))}
 
-    def operation(self, op: str, kind: str, name: str, version: str | None, spec: Any = None) -> _Op:
-        return _Op(self, op, kind, name, version, spec)
+    def operation(
+        self, op: str, kind: str, name: str, version: str | None, spec: Any = None, ctx: Context | None = None
+    ) -> _Op:
+        return _Op(self, op, kind, name, version, spec, ctx)
 
 
 class _Op:
     """Records the call, counts concurrency, sleeps the configured delay, raises injected failures."""
 
-    def __init__(self, p: FakeProvider, op: str, kind: str, name: str, version: str | None, spec: Any) -> None:
+    def __init__(
+        self, p: FakeProvider, op: str, kind: str, name: str, version: str | None, spec: Any, ctx: Context | None
+    ) -> None:
         self.p, self.op, self.kind, self.name, self.version, self.spec = p, op, kind, name, version, spec
+        self.ctx = ctx
 
     def __enter__(self) -> None:
         p = self.p
@@ -307,8 +354,11 @@ class _Op:
             p.max_active = max(p.max_active, p.active)
         delay = p.delays.get(self.op, 0.0) + p.name_delays.get(self.name, 0.0)
         try:
-            if delay:
-                time.sleep(delay)
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline:  # a long operation that honours cancellation
+                if self.ctx is not None:
+                    self.ctx.check_cancelled(f"{self.op} of {self.kind} {self.name}")
+                time.sleep(min(0.01, max(0.0, deadline - time.monotonic())))
             if (self.op, self.name) in p.fail:
                 raise InjectedFailure(f"injected failure: {self.op} {self.kind} {self.name}")
         except BaseException:
@@ -411,15 +461,15 @@ class Harness:
         return self.backend.read()
 
     def plan(self, options: PlanOptions | None = None, **kw: Any) -> Plan:
-        return session_mod.plan(self.session(**kw), self.state(), options or PlanOptions())
+        return workflow.plan(self.session(**kw), self.state(), options or PlanOptions())
 
     def apply(
         self, plan: Plan | None = None, options: ApplyOptions | None = None, plan_options: PlanOptions | None = None
     ) -> ApplyResult:
         sess = self.session()
         state = self.state()
-        the_plan = plan or session_mod.plan(sess, state, plan_options or PlanOptions())
-        return session_mod.apply(sess, state, the_plan, options or ApplyOptions())
+        the_plan = plan or workflow.plan(sess, state, plan_options or PlanOptions())
+        return workflow.apply_plan(sess, state, the_plan, options or ApplyOptions())
 
     def apply_ok(self, plan: Plan | None = None, **kw: Any) -> ApplyResult:
         result = self.apply(plan, **kw)

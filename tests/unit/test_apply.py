@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from mlplan.core.errors import ProviderError
-from mlplan.engine import session as session_mod
+from mlplan.engine import workflow
 from mlplan.engine.apply import Applier, ApplyOptions
+from mlplan.engine.events import Event, OperationDone, OperationStarted
 from mlplan.engine.plan import Action
 from mlplan.engine.planner import PlanOptions
 from tests.unit.fakes import Harness, actions, compute, data, deployment, endpoint, environment, job
@@ -92,7 +93,7 @@ def test_keep_going_skips_only_dependents_of_the_failure(h: Harness) -> None:
     plan = h.plan()
     assert {a: x for a, x in actions(plan).items() if x.changes} == {
         "compute.a": Action.CREATE,
-        "job.train": Action.CREATE,
+        "job.train": Action.TRAIN,  # a job is a run whatever the provider (core.kinds): it never ran
     }
 
 
@@ -114,9 +115,9 @@ def test_mismatch_raises_provider_error_with_provider_field(h: Harness) -> None:
     h.provider.tamper["cpu"] = {"max_instances": 99}
     sess = h.session()
     state = h.state()
-    plan = session_mod.plan(sess, state, PlanOptions())
+    plan = workflow.plan(sess, state, PlanOptions())
     journal = sess.backend.journal(state)
-    applier = Applier(plan, sess.config, sess.graph, journal, sess.provider, sess.ctx, ApplyOptions(), lambda *_: None)
+    applier = Applier(plan, journal, sess.provider, sess.ctx, ApplyOptions())
     try:
         with pytest.raises(ProviderError) as exc:
             applier._execute(plan.changes[0])
@@ -130,12 +131,12 @@ def test_mismatch_raises_provider_error_with_provider_field(h: Harness) -> None:
 def test_apply_events_are_emitted_not_printed(h: Harness, capsys: pytest.CaptureFixture[str]) -> None:
 
     h.write({"res/cpu.yml": compute()})
-    events: list[tuple[str, dict[str, object]]] = []
+    events: list[Event] = []
     sess = h.session()
     state = h.state()
-    plan = session_mod.plan(sess, state, PlanOptions(), lambda k, d: events.append((k, d)))
-    session_mod.apply(sess, state, plan, ApplyOptions(), lambda k, d: events.append((k, d)))
-    kinds = [k for k, _ in events]
-    assert "start" in kinds and "done" in kinds
+    plan = workflow.plan(sess, state, PlanOptions(), events.append)
+    workflow.apply_plan(sess, state, plan, ApplyOptions(), events.append)
+    kinds = {type(e) for e in events}
+    assert OperationStarted in kinds and OperationDone in kinds
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""

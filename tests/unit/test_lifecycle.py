@@ -257,6 +257,6 @@ def test_a_deployment_reaped_by_ttl_gives_its_traffic_to_the_others_first(h: Har
 def test_rebalance_keeps_proportions_and_sums_to_100_or_0(
     split: dict[str, int], gone: list[str], expected: dict[str, int]
 ) -> None:
-    from mlplan.engine.traffic import rebalance
+    from mlplan.engine.nodes.setting import rebalance
 
     assert rebalance(split, gone) == expected

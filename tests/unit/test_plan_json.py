@@ -58,7 +58,7 @@ def test_every_action_round_trips(action: Action) -> None:
         input_hash="abc",
         depends_on=(Address("online_endpoint", "ep"), Address("environment", "env")),
         replace_order="create_first",
-        adopt=True,
+        adopt_id="online_deployment/ep/blue#1",
     )
     assert ResourceChange.from_json(change.to_json()) == change
     assert ResourceChange.from_json(json.loads(json.dumps(change.to_json()))) == change

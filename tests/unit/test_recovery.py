@@ -27,15 +27,34 @@ def test_interrupted_create_is_adopted_not_duplicated(h: Harness, kind: str, nam
     assert created.tags[TAG_PROJECT] == "demo" and created.tags[TAG_ADDRESS] == f"{kind}.{name}"
 
     h.provider.lose_response.clear()
+    before = h.state()
     plan = h.plan()
-    assert actions(plan) == {f"{kind}.{name}": Action.NO_OP}
+    assert actions(plan) == {f"{kind}.{name}": Action.NO_OP}, "planned against the state apply will settle"
+    [step] = plan.reconcile
+    assert (step.outcome, step.found_id, str(step.address)) == ("adopt", created.id, f"{kind}.{name}")
+    assert h.state() == before, "plan writes nothing: the operation is still pending"
+    h.provider.reset()
+    h.apply_ok(plan)
     state = h.state()
     assert not state.pending
     assert state.resources[f"{kind}.{name}"].id == created.id
-    h.provider.reset()
-    h.apply_ok()
     assert h.provider.ops() == []
     assert len(h.provider.live(kind, name)) == 1
+
+
+def test_interrupted_new_version_is_adopted_not_made_twice(h: Harness) -> None:
+    h.write({"res/env.yml": environment()})
+    h.apply_ok()
+    h.write({"files/conda.yml": "name: env\ndependencies: [python=3.12]\n"})
+    h.provider.lose_response.add(("create", "env"))
+    assert not h.apply().ok
+    h.provider.lose_response.clear()
+    plan = h.plan()
+    assert [(s.outcome, s.found_id) for s in plan.reconcile] == [("adopt", "environment/env/versions/2")]
+    assert actions(plan) == {"environment.env": Action.NO_OP}, "planned against what the operation made"
+    h.apply_ok(plan)
+    assert [s.version for s in h.provider.live("environment", "env")] == ["1", "2"]
+    assert h.state().resources["environment.env"].version == "2"
 
 
 def test_interrupted_create_that_did_nothing_is_retried(h: Harness) -> None:
@@ -44,8 +63,13 @@ def test_interrupted_create_that_did_nothing_is_retried(h: Harness) -> None:
     assert not h.apply().ok
     assert h.state().pending
     h.provider.fail.clear()
-    assert actions(h.plan()) == {"compute.cpu": Action.CREATE}
+    plan = h.plan()
+    assert actions(plan) == {"compute.cpu": Action.CREATE}
+    assert [s.outcome for s in plan.reconcile] == ["retry"]
+    assert h.state().pending, "plan writes nothing"
+    h.apply_ok(plan)
     assert not h.state().pending
+    assert len(h.provider.live("compute", "cpu")) == 1
 
 
 def test_owned_resource_missing_from_state_is_adopted(h: Harness) -> None:

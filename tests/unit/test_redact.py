@@ -11,8 +11,10 @@ def test_the_wrapper_carries_every_flag_of_the_wrapped_type() -> None:
     fake = FakeProvider()
     inner = fake.type("traffic")
     inner.read_batch, inner.id_format = 7, "onlineEndpoints/<endpoint>/traffic"
+    inner.produced_fields = frozenset({"content"})
     wrapped = RedactingProvider(fake, Redactor(["a-secret"])).resource_type("traffic")
     assert wrapped is not None
     for flag in ResourceType.__annotations__:
         assert getattr(wrapped, flag) == getattr(inner, flag), flag
-    assert (wrapped.change_action, wrapped.attached, wrapped.read_batch) == ("shift_traffic", True, 7)
+    assert (wrapped.read_batch, wrapped.id_format) == (7, "onlineEndpoints/<endpoint>/traffic")
+    assert wrapped.produced_fields == frozenset({"content"})

@@ -103,7 +103,7 @@ def test_unmanaged_reference_is_a_read_data_source(h: Harness) -> None:
     read = by_address(plan)["compute.gpu"]
     assert read.action is Action.READ
     assert not read.action.changes
-    assert by_address(plan)["job.train"].action is Action.CREATE
+    assert by_address(plan)["job.train"].action is Action.TRAIN
 
 
 def test_unmanaged_versioned_reference_is_a_read_data_source(h: Harness) -> None:

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from mlplan.core.errors import StalePlanError, StateError
-from mlplan.engine import session as session_mod
+from mlplan.engine import workflow
 from mlplan.engine.apply import ApplyOptions
+from mlplan.engine.events import Event, OperationDone
+from mlplan.engine.freshness import check_fresh
 from mlplan.engine.planner import PlanOptions
 from mlplan.state.backend import encode_state
 from mlplan.state.local import LocalBackend
@@ -174,8 +176,8 @@ def test_check_fresh_accepts_an_unchanged_plan(h: Harness) -> None:
     h.write({"res/cpu.yml": compute()})
     sess = h.session()
     state = h.state()
-    saved = session_mod.plan(sess, state, PlanOptions())
-    session_mod.check_fresh(saved, h.session(), h.state())
+    saved = workflow.plan(sess, state, PlanOptions())
+    check_fresh(saved, h.session(), h.state())
 
 
 def test_check_fresh_refuses_after_the_state_changed(h: Harness) -> None:
@@ -185,7 +187,7 @@ def test_check_fresh_refuses_after_the_state_changed(h: Harness) -> None:
     saved = h.plan()
     h.apply_ok(saved)  # someone applies it first
     with pytest.raises(StalePlanError) as exc:
-        session_mod.check_fresh(saved, h.session(), h.state())
+        check_fresh(saved, h.session(), h.state())
     text = str(exc.value)
     assert "serial" in text
     assert "compute.cpu" in text
@@ -196,7 +198,7 @@ def test_check_fresh_refuses_after_an_input_file_changed(h: Harness) -> None:
     saved = h.plan()
     (h.root / "files/iris.csv").write_text("a,b\n3,4\n")
     with pytest.raises(StalePlanError) as exc:
-        session_mod.check_fresh(saved, h.session(), h.state())
+        check_fresh(saved, h.session(), h.state())
     text = str(exc.value)
     assert "inputs changed" in text
     assert "data.iris" in text
@@ -209,11 +211,11 @@ def test_apply_writes_state_after_each_operation(h: Harness) -> None:
     seen: list[list[str]] = []
     sess = h.session()
     state = h.state()
-    plan = session_mod.plan(sess, state, PlanOptions())
+    plan = workflow.plan(sess, state, PlanOptions())
 
-    def on_event(kind: str, payload: dict[str, object]) -> None:
-        if kind == "done":
+    def on_event(event: Event) -> None:
+        if isinstance(event, OperationDone):
             seen.append(sorted(LocalBackend(h.backend.path).read().resources))
 
-    session_mod.apply(sess, state, plan, ApplyOptions(parallelism=1), on_event)
+    workflow.apply_plan(sess, state, plan, ApplyOptions(parallelism=1), on_event)
     assert seen == [["compute.a"], ["compute.a", "compute.b"]]

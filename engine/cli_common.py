@@ -1,0 +1,163 @@
+"""What the ``mlplan`` commands share: the command context, common options, opening a session, reading a
+plan file, and rendering progress events. Engine modules are imported inside functions, so that
+``mlplan --help`` does not pay for them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from mlplan.engine.address import Address
+    from mlplan.engine.events import Emit
+    from mlplan.engine.plan import Plan
+    from mlplan.engine.planner import PlanOptions
+    from mlplan.engine.session import Session
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Obj:
+    """The group's options, handed to every command."""
+
+    def __init__(self, chdir: str | None, env: str | None) -> None:
+        self.root = Path(chdir or ".").resolve()
+        self.env = env
+
+
+def err(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def parse_vars(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.UsageError(f"--var expects NAME=VALUE, got {item!r}")
+        out[name] = value
+    return out
+
+
+def seconds(text: str) -> float:
+    from mlplan.engine.durations import parse_duration
+
+    if text.replace(".", "", 1).isdigit():
+        return float(text)
+    try:
+        return parse_duration(text).total_seconds()
+    except ValueError as exc:
+        raise click.UsageError(f"--lock-timeout: {exc}") from None
+
+
+def open_session(obj: Obj, variables: tuple[str, ...] = (), lock_timeout: str = "0s") -> Session:
+    from mlplan.engine import session
+
+    if not obj.root.is_dir():
+        raise click.UsageError(f"-C {obj.root}: no such directory")
+    return session.open_session(obj.root, obj.env, parse_vars(variables), seconds(lock_timeout), log=err)
+
+
+def address(text: str) -> Address:
+    """An address from the command line, or a usage error saying what one looks like."""
+    from mlplan.engine.address import Address
+
+    try:
+        return Address.parse(text)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def plan_options(
+    refresh: bool = True,
+    refresh_only: bool = False,
+    target: tuple[str, ...] = (),
+    replace: tuple[str, ...] = (),
+    destroy: bool = False,
+) -> PlanOptions:
+    from datetime import datetime
+
+    from mlplan.engine.planner import PlanOptions
+
+    now_text = os.environ.get("MLPLAN_NOW")  # for tests and what-if runs: "2026-01-01T00:00:00+00:00"
+    return PlanOptions(
+        refresh=refresh,
+        refresh_only=refresh_only,
+        destroy=destroy,
+        targets=tuple(address(t) for t in target),
+        replace=tuple(address(t) for t in replace),
+        now=datetime.fromisoformat(now_text) if now_text else None,
+        parallelism=0,
+    )
+
+
+def load_plan(path: str) -> Plan:
+    import json
+
+    from mlplan.core.errors import UsageError
+    from mlplan.engine.plan import Plan
+
+    try:
+        return Plan.from_json(json.loads(Path(path).read_text()))
+    except FileNotFoundError:
+        raise UsageError(f"plan file {path} does not exist") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{path} is not an mlplan plan file ({exc})") from None
+
+
+def progress(fmt: str) -> Emit:
+    """Progress events rendered as timestamped lines on stderr (only failures with --format json)."""
+    from mlplan.engine.events import OperationFailed
+    from mlplan.engine.render import progress_line
+
+    started = time.monotonic()
+
+    def emit(event: Any) -> None:
+        if fmt == "json" and not isinstance(event, OperationFailed):
+            return
+        line = progress_line(event)
+        if line is not None:
+            err(f"[{time.monotonic() - started:6.1f}s] {line}")
+
+    return emit
+
+
+var_option = click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set a variable (repeatable); overrides environment values and defaults.",
+)
+lock_option = click.option(
+    "--lock-timeout",
+    default="0s",
+    show_default=True,
+    metavar="DURATION",
+    help="Wait this long for the state lock (e.g. 30s, 5m) instead of failing at once.",
+)
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Alias of --format json.")
+
+
+def with_options(options: list[Callable[[F], F]]) -> Callable[[F], F]:
+    def deco(f: F) -> F:
+        for opt in reversed(options):
+            f = opt(f)
+        return f
+
+    return deco

@@ -1,0 +1,89 @@
+"""A plain resource (a compute, an online endpoint or deployment, an ARM deployment): created, updated in
+place, replaced when a field that cannot change in place changes, deleted."""
+
+from __future__ import annotations
+
+from mlplan.engine.config import ResourceSpec
+from mlplan.engine.nodes.base import ApplyContext, NodeKind, Outcome, PlanContext, lifecycle_change, public
+from mlplan.engine.plan import Action, ResourceChange
+from mlplan.engine.reasons import diff_reason
+
+
+class ResourceNode(NodeKind):
+    name = "resource"
+
+    def lookup_for(self, res: ResourceSpec) -> tuple[str, str | None] | None:
+        return res.address.name, None  # a resource of that name may exist already: ours (adopt) or not
+
+    def plan(self, p: PlanContext, res: ResourceSpec) -> ResourceChange:
+        address = res.address
+        b = p.build(res)
+        rs, observed = p.observed(address)
+        if rs is None:
+            found = p.obs.existing.get(address)
+            if found is not None and p.owned(res, found) and not p.diff(b, found.attributes).changed:
+                return p.change(
+                    b,
+                    Action.ADOPT,
+                    f"exists in the workspace, owned by this project ({found.id})",
+                    before=public(found.attributes, b.rt.sensitive_fields),
+                    after=b.public_after,
+                    adopt_id=found.id,
+                )
+            return p.change(b, Action.CREATE, "not in state: will be created", after=b.public_after)
+        by_lifecycle = lifecycle_change(p, b, rs, observed)
+        if by_lifecycle is not None:
+            return by_lifecycle
+        assert observed is not None
+        before = public(observed.attributes, b.rt.sensitive_fields)
+        diff = p.diff(b, observed.attributes)
+        order = "create_first" if res.lifecycle.create_before_destroy else "delete_first"
+        if address in p.replace:
+            change = p.change(
+                b,
+                Action.REPLACE,
+                "replacement requested with --replace",
+                before=before,
+                after=b.public_after,
+                changes=diff.changes,
+                replace_order=order,
+            )
+            return p.guard(res, change)
+        if not diff.changed:
+            return p.change(b, Action.NO_OP, "up to date", before=before, after=b.public_after)
+        reason = diff_reason(rs, b.content, diff.changes)
+        if diff.replaces:
+            change = p.change(
+                b,
+                Action.REPLACE,
+                f"{', '.join(sorted(diff.replaces))} cannot change in place; {reason}",
+                before=before,
+                after=b.public_after,
+                changes=diff.changes,
+                replace_order=order,
+            )
+            return p.guard(res, change)
+        return p.change(b, Action.UPDATE, reason, before=before, after=b.public_after, changes=diff.changes)
+
+    def apply(self, a: ApplyContext, change: ResourceChange) -> Outcome:
+        action = change.action
+        if action in (Action.DELETE, Action.FORGET):
+            return self.remove(a, change)
+        if action is Action.ADOPT:
+            return self.adopt(a, change)
+        rt = a.rt(change.address.kind, str(change.address))
+        desired = a.desired(change)
+        if action is Action.CREATE:
+            return Outcome(observed=rt.create(a.ctx, desired), desired=desired)
+        current = a.current(change.address)
+        if action is Action.UPDATE:
+            return Outcome(observed=rt.update(a.ctx, desired, current), desired=desired)
+        if action is Action.REPLACE:
+            if change.replace_order == "create_first":
+                made = rt.create(a.ctx, desired)
+                rt.delete(a.ctx, current)
+            else:
+                rt.delete(a.ctx, current)
+                made = rt.create(a.ctx, desired)
+            return Outcome(observed=made, desired=desired)
+        raise NotImplementedError(f"a {self.name} node cannot {action.value}")
