@@ -69,6 +69,9 @@ class ResourceSpec:
     # edges mlplan knows without being told: a produced model's job, a traffic split's deployments
     implicit_deps: tuple[Address, ...] = ()
     produced_by: Address | None = None  # the job whose output this asset is registered from
+    # the resource whose file this one comes from (a job for its registered outputs, an endpoint for its
+    # traffic split); None for a resource with a file of its own
+    derived_from: Address | None = None
 
     def line_of(self, path: tuple[str, ...]) -> int:
         found = self.lines.line(path) if self.lines is not None else None

@@ -2,7 +2,8 @@
 ``traffic:`` split as its own ``traffic`` resource.
 
 ``DERIVATIONS`` maps a source kind to the function that derives resources from one resource of that kind;
-adding a derivation is one function and one entry.
+adding a derivation is one function and one entry. A derived resource has no file of its own: its
+``derived_from`` names the resource whose file it comes from.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def job_outputs(
                 lines=job.lines.sub("outputs", output) if job.lines is not None else None,
                 implicit_deps=(job.address,),
                 produced_by=job.address,
+                derived_from=job.address,
             )
         )
     return found
@@ -117,6 +119,7 @@ def traffic_split(
             line=endpoint.line_of(("traffic",)),
             base_dir=endpoint.base_dir,
             implicit_deps=(endpoint.address, *deployments),
+            derived_from=endpoint.address,
         )
     ]
 
