@@ -32,6 +32,9 @@ class KindFacts:
     parent_field: str | None = None
     # With no `name:`, the resource is named after its file (a job, an ARM template).
     name_from_file: bool = False
+    # Suffixes dropped, in this order, from the file's stem when naming a resource after its file
+    # (`main.template.yml` is the ARM template `main`).
+    file_stem_suffixes: tuple[str, ...] = ()
     # Counts towards the inputs of a run that depends on it (a new data version retrains; a bigger
     # compute cluster does not).
     run_input: bool = False
@@ -107,6 +110,7 @@ REGISTRY: dict[str, KindFacts] = {
             schemas=(("deploymenttemplate", None),),
             path_fields=("template", "parameters"),
             name_from_file=True,
+            file_stem_suffixes=(".template", ".parameters"),
         ),
     )
 }

@@ -88,7 +88,7 @@ def validate(obj: Obj, variables: tuple[str, ...], no_sdk: bool) -> None:
         diags += [
             res.diag(p.message, p.path, p.hint)
             for res in config.resources.values()
-            if res.produced_by is None and res.address.kind != "traffic"  # derived: no file of their own
+            if res.derived_from is None  # a derived resource has no file of its own
             for p in loader_problems(res.address.kind, config.root / res.file, res.spec)
         ]
     if diags:

@@ -19,9 +19,9 @@ from typing import Any
 
 import yaml
 
+from mlplan.core.kinds import KINDS, VERSIONED_KINDS
 from mlplan.engine import graph as graph_mod
 from mlplan.engine import workflow
-from mlplan.engine.address import KINDS
 from mlplan.engine.apply import ApplyOptions, ApplyResult
 from mlplan.engine.config import Config, load
 from mlplan.engine.graph import Graph
@@ -42,7 +42,6 @@ from mlplan.state.local import LocalBackend
 from mlplan.state.model import State
 
 SCHEMA = "https://azuremlschemas.azureedge.net/latest/{}.schema.json"
-VERSIONED = frozenset({"data", "environment", "model"})
 # Spec keys that are identity, not attributes.
 _IDENTITY = frozenset({"$schema", "name", "version"})
 MUTATING = frozenset({"create", "update", "delete", "archive"})
@@ -101,7 +100,7 @@ class FakeType(ResourceType):
     def __init__(self, provider: FakeProvider, kind: str, can_delete_versions: bool) -> None:
         self.provider = provider
         self.kind = kind
-        self.versioned = kind in VERSIONED
+        self.versioned = kind in VERSIONED_KINDS
         self.immutable_fields = IMMUTABLE.get(kind, frozenset())
         self.mutable_fields = frozenset({"description", "tags"}) if self.versioned else frozenset()
         self.sensitive_fields = frozenset({"secret"})
