@@ -20,11 +20,9 @@ from mlplan.engine.config import Config
 from mlplan.engine.events import Emit, Refreshed, RefreshStarted
 from mlplan.engine.graph import Graph
 from mlplan.engine.nodes.base import Observations, resource_type
-from mlplan.engine.plan import REMOVALS
+from mlplan.engine.reconcile import REMOVING
 from mlplan.providers.base import Context, Observed, Progress, Provider, ResourceType
 from mlplan.state.model import PendingOp, State
-
-REMOVING = frozenset(a.value for a in REMOVALS)
 
 Lookup = tuple[str, str | None]  # (name, version or None for the latest)
 

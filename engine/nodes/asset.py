@@ -31,16 +31,9 @@ class AssetNode(NodeKind):
         producer = res.produced_by
         from_new_run = producer is not None and any(x.source == producer for x in b.resolution.bindings)
         if rs is None:
-            found = p.obs.existing.get(address)
-            if found is not None and p.owned(res, found) and not p.diff(b, found.attributes).changed:
-                return p.change(
-                    b,
-                    Action.ADOPT,
-                    f"exists in the workspace, owned by this project ({found.id})",
-                    before=public(found.attributes, b.rt.sensitive_fields),
-                    after=b.public_after,
-                    adopt_id=found.id,
-                )
+            adopted = p.adoption(b)
+            if adopted is not None:
+                return adopted
             why = f"registered from the new run of {producer}" if from_new_run else "not in state: will be created"
             return p.change(b, Action.CREATE, why, after=b.public_after)
         by_lifecycle = lifecycle_change(p, b, rs, observed)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mlplan.core.content import Content
+from mlplan.core.diffing import SENSITIVE
 from mlplan.core.errors import Diagnostic, ProviderError
 from mlplan.engine import desired as desired_mod
 from mlplan.engine.address import Address
@@ -31,8 +32,6 @@ from mlplan.providers.base import TAG_ADDRESS, TAG_PROJECT, Context, Desired, Di
 from mlplan.state.model import ResourceState, State
 from mlplan.state.upgrade import LEGACY_HASH
 
-SENSITIVE_SHOWN = "(sensitive)"
-
 
 def resource_type(provider: Provider, kind: str, where: str | None = None) -> ResourceType:
     rt = provider.resource_type(kind)
@@ -43,7 +42,7 @@ def resource_type(provider: Provider, kind: str, where: str | None = None) -> Re
 
 def public(attrs: dict[str, Any], sensitive: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Attributes as plans show them: sensitive fields as (sensitive)."""
-    return {k: (SENSITIVE_SHOWN if k in sensitive and v is not None else v) for k, v in attrs.items()}
+    return {k: (SENSITIVE if k in sensitive and v is not None else v) for k, v in attrs.items()}
 
 
 def attributes_digest(attrs: Mapping[str, Any]) -> str:
@@ -226,6 +225,22 @@ class PlanContext:
                 )
             )
         return change
+
+    def adoption(self, b: Built) -> ResourceChange | None:
+        """For a resource not in state: adopt what refresh found under its name if it is this project's
+        and already what is wanted (another project's is an error, see ``owned``)."""
+        res = b.res
+        found = self.obs.existing.get(res.address)
+        if found is None or not self.owned(res, found) or self.diff(b, found.attributes).changed:
+            return None
+        return self.change(
+            b,
+            Action.ADOPT,
+            f"exists in the workspace, owned by this project ({found.id})",
+            before=public(found.attributes, b.rt.sensitive_fields),
+            after=b.public_after,
+            adopt_id=found.id,
+        )
 
     def owned(self, res: ResourceSpec, found: Observed) -> bool:
         """Whether an existing resource of the wanted name is this project's (adopt) or not (an error)."""

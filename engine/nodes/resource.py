@@ -20,16 +20,9 @@ class ResourceNode(NodeKind):
         b = p.build(res)
         rs, observed = p.observed(address)
         if rs is None:
-            found = p.obs.existing.get(address)
-            if found is not None and p.owned(res, found) and not p.diff(b, found.attributes).changed:
-                return p.change(
-                    b,
-                    Action.ADOPT,
-                    f"exists in the workspace, owned by this project ({found.id})",
-                    before=public(found.attributes, b.rt.sensitive_fields),
-                    after=b.public_after,
-                    adopt_id=found.id,
-                )
+            adopted = p.adoption(b)
+            if adopted is not None:
+                return adopted
             return p.change(b, Action.CREATE, "not in state: will be created", after=b.public_after)
         by_lifecycle = lifecycle_change(p, b, rs, observed)
         if by_lifecycle is not None:

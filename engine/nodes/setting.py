@@ -18,7 +18,6 @@ from mlplan.engine.config import ResourceSpec
 from mlplan.engine.nodes.base import ApplyContext, NodeKind, Outcome, PlanContext, lifecycle_change, public
 from mlplan.engine.plan import Action, ResourceChange
 from mlplan.engine.reasons import diff_reason
-from mlplan.providers.base import ResourceType
 from mlplan.state.model import ResourceState
 
 
@@ -56,9 +55,6 @@ class SettingNode(NodeKind):
             return super().plan_removal(p, address, rs, why, destroy)  # destroy resets the split
         left = "no longer managed by mlplan, left as it is in the workspace"
         return ResourceChange(address, Action.FORGET, f"{why}: {left}")
-
-    def removal_action(self, rt: ResourceType, rs: ResourceState, res: ResourceSpec | None) -> Action:
-        return Action.DELETE
 
     def apply(self, a: ApplyContext, change: ResourceChange) -> Outcome:
         if change.action in (Action.DELETE, Action.FORGET):

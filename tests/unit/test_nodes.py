@@ -21,7 +21,7 @@ TRAINED = {
 
 
 def _changes(h: Harness, **kw: object) -> dict[str, Action]:
-    return {a: x for a, x in actions(h.plan(PlanOptions(**kw))).items() if x is not Action.NO_OP}  # type: ignore[arg-type]
+    return {a: x for a, x in actions(h.plan(PlanOptions(**kw))).items() if x is not Action.NO_OP}
 
 
 def test_a_run_registers_its_output_from_the_run_apply_made(h: Harness) -> None:
