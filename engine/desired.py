@@ -6,6 +6,7 @@ with its bindings filled and its sensitive values restored, as the provider's ``
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import os
@@ -167,41 +168,51 @@ def fill(doc: dict[str, Any], bindings: Iterable[Binding], results: Mapping[Addr
 
 # -- hashes --------------------------------------------------------------------------------------------------
 def _digest(*parts: str) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(p.encode())
-        h.update(b"\0")
-    return h.hexdigest()[:32]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
 
-def _dumps(value: Any) -> str:
+def content_key(digests: Mapping[str, str]) -> str:
+    """The digests of a resource's local content, as its hashes see them."""
+    return "\0".join(f"{k}={digests[k]}" for k in sorted(digests))
+
+
+_LIFECYCLE_FIELDS = tuple(f.name for f in dataclasses.fields(Lifecycle))
+
+
+def lifecycle_key(lifecycle: Lifecycle) -> str:
+    return "\0".join(f"{name}={getattr(lifecycle, name)!r}" for name in _LIFECYCLE_FIELDS)
+
+
+def dumps(value: Any) -> str:
+    """JSON as every hash of mlplan sees it."""
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def input_hash(spec_json: str, content: Mapping[str, str], inputs: Mapping[str, str]) -> str:
-    """What determines the resource as apply makes it: its resolved spec, files and input results."""
-    return _digest("input", spec_json, _dumps(dict(content)), _dumps(dict(inputs)))
+def input_hash(spec_json: str, content: str, inputs: Mapping[str, str]) -> str:
+    """What determines the resource as apply makes it: its resolved spec (as ``dumps`` writes it), its
+    files (``content_key``) and the results of its inputs."""
+    return _digest("input", spec_json, content, dumps(dict(inputs)) if inputs else "{}")
 
 
 def document_hash(doc: Mapping[str, Any]) -> str:
     """``input_hash`` of a DesiredSpec document (apply computes it once bindings are filled)."""
-    return input_hash(_dumps(doc["spec"]), doc["content"], doc["inputs"])
+    return input_hash(dumps(doc["spec"]), content_key(doc["content"]), doc["inputs"])
 
 
-def config_hash(spec_json: str, content: Mapping[str, str], lifecycle: Lifecycle) -> str:
+def config_hash(spec_json: str, content: str, lifecycle: Lifecycle) -> str:
     """What the configuration says of the resource, whatever its dependencies became: a saved plan
     is stale when this moved."""
-    return _digest("config", spec_json, _dumps(dict(content)), repr(lifecycle))
+    return _digest("config", spec_json, content, lifecycle_key(lifecycle))
 
 
 def written_json(res: ResourceSpec, scrub: Callable[[Any], Any] | None) -> str:
     """The spec as written (interpolated), sensitive values as markers, as the hashes see it."""
-    return _dumps(scrub(res.spec) if scrub is not None else res.spec)
+    return dumps(scrub(res.spec) if scrub is not None else res.spec)
 
 
 def config_hash_of(res: ResourceSpec, cache: ContentCache, scrub: Callable[[Any], Any] | None) -> str:
     content = {k: c.digest for k, c in content_of(res, cache).items()}
-    return config_hash(written_json(res, scrub), content, res.lifecycle)
+    return config_hash(written_json(res, scrub), content_key(content), res.lifecycle)
 
 
 # -- the provider's Desired ------------------------------------------------------------------------------------

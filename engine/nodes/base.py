@@ -25,7 +25,7 @@ from mlplan.engine.config import Config, ResourceSpec
 from mlplan.engine.desired import ContentCache, Resolution, Result
 from mlplan.engine.graph import Graph
 from mlplan.engine.legacy import legacy_hashes
-from mlplan.engine.plan import NEW_RESULT, UNKNOWN, Action, DesiredSpec, ResourceChange
+from mlplan.engine.plan import NEW_RESULT, REMOVALS, UNKNOWN, Action, ResourceChange
 from mlplan.engine.redact import Redactor, mask_previous
 from mlplan.engine.references import Reference
 from mlplan.providers.base import TAG_ADDRESS, TAG_PROJECT, Context, Desired, Diff, Observed, Provider, ResourceType
@@ -70,7 +70,7 @@ class Built:
     content: dict[str, Content]
     resolution: Resolution
     desired: Desired  # for the provider at plan time (clear values)
-    spec: DesiredSpec  # for the plan (sensitive values as markers)
+    stored: dict[str, Any]  # the resolved spec as the plan keeps it (sensitive values as markers)
     after: dict[str, Any]  # desired_attributes, scrubbed
     input_hash: str  # "" while bindings leave it unknown
     config_hash: str
@@ -155,13 +155,14 @@ class PlanContext:
             input_deps,
         )
         scrub = self.redactor.scrub if self.redactor else None
-        written_json = desired_mod.written_json(res, scrub)
+        written = scrub(res.spec) if scrub is not None else res.spec
+        written_json = desired_mod.dumps(written)
         if resolution.substituted:
             stored = scrub(resolution.spec) if scrub is not None else resolution.spec
-            stored_json = json.dumps(stored, sort_keys=True, default=str)
+            stored_json = desired_mod.dumps(stored)
         else:
-            stored = scrub(res.spec) if scrub is not None else res.spec
-            stored_json = written_json
+            stored, stored_json = written, written_json
+        content_json = desired_mod.content_key(digests)
         desired = desired_mod.make_desired(
             address, resolution.spec, res.base_dir, res.subtype, digests, self.config.project
         )
@@ -175,17 +176,26 @@ class PlanContext:
             content=content,
             resolution=resolution,
             desired=desired,
-            spec=desired_mod.desired_spec(res, self.config.root, stored, content, resolution.inputs),
+            stored=stored,
             after=after,
-            input_hash="" if resolution.bindings else desired_mod.input_hash(stored_json, digests, resolution.inputs),
-            config_hash=desired_mod.config_hash(written_json, digests, res.lifecycle),
+            input_hash=""
+            if resolution.bindings
+            else desired_mod.input_hash(stored_json, content_json, resolution.inputs),
+            config_hash=desired_mod.config_hash(written_json, content_json, res.lifecycle),
         )
 
     def change(self, built: Built, action: Action, reason: str, **kw: Any) -> ResourceChange:
         """A change of a configured resource, with what every change carries."""
         res = built.res
         rs = self.entry(res.address)
-        carries_desired = action.changes and action not in (Action.DELETE, Action.ARCHIVE, Action.FORGET)
+        carries_desired = action.changes and action not in REMOVALS
+        spec = (
+            desired_mod.desired_spec(res, self.config.root, built.stored, built.content, built.resolution.inputs)
+            if carries_desired
+            else None
+        )
+        # what it used to depend on matters only to a change (removals then run after it)
+        prior = tuple(Address.parse(d) for d in rs.dependencies) if rs is not None and action.changes else ()
         return ResourceChange(
             res.address,
             action,
@@ -193,8 +203,8 @@ class PlanContext:
             input_hash=built.input_hash,
             config_hash=built.config_hash,
             depends_on=tuple(self.graph.dependencies(res.address)),
-            prior_depends_on=tuple(Address.parse(d) for d in rs.dependencies) if rs is not None else (),
-            desired=built.spec if carries_desired else None,
+            prior_depends_on=prior,
+            desired=spec,
             bindings=tuple(built.resolution.bindings) if carries_desired else (),
             on_remove=res.lifecycle.on_remove,
             **kw,
