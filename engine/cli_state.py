@@ -98,7 +98,7 @@ def mv(obj: Any, source: str, destination: str) -> None:
         rs = state.resources.pop(source)
         rs.address = destination
         state.resources[destination] = rs
-        session.backend.write(state)
+        session.backend.write(state, session.lock)
     click.echo(f"Moved {source} to {destination}.")
 
 
@@ -118,7 +118,7 @@ def rm(obj: Any, addresses: tuple[str, ...]) -> None:
             raise StateError(f"not in state: {', '.join(missing)}")
         for a in addresses:
             del state.resources[a]
-        session.backend.write(state)
+        session.backend.write(state, session.lock)
     click.echo(f"Removed {len(addresses)} resource(s) from state; they still exist in the workspace.")
 
 
@@ -160,5 +160,5 @@ def push(obj: Any, file: str, force: bool) -> None:
                     "use --force to replace it anyway"
                 )
         new.serial = max(new.serial, state.serial)
-        session.backend.write(new)
+        session.backend.write(new, session.lock)
     click.echo(f"Pushed {file}: {len(new.resources)} resource(s), serial {new.serial}.")

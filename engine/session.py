@@ -16,6 +16,7 @@ from typing import Any
 from mlplan.core.clock import now_iso
 from mlplan.core.errors import (
     Diagnostic,
+    LockError,
     MlplanError,
     ProviderError,
     StalePlanError,
@@ -35,7 +36,7 @@ from mlplan.engine.planner import PlanOptions, make_plan, resource_type, validat
 from mlplan.engine.redact import RedactingProvider, Redactor
 from mlplan.providers import REGISTRY, load_provider
 from mlplan.providers.base import Context, Provider, secret_hash
-from mlplan.state.backend import Backend, Journal
+from mlplan.state.backend import Backend, Journal, LockInfo
 from mlplan.state.model import ResourceState, State
 
 Event = Callable[[str, dict[str, Any]], None]
@@ -53,6 +54,7 @@ class Session:
     provider: Provider
     ctx: Context
     lock_timeout: float = 0.0
+    lock: LockInfo | None = None  # the state lock while locked_state holds it; every write is made under it
 
 
 def open_backend(config: Config) -> Backend:
@@ -121,10 +123,24 @@ def _load_all(root: Path, env: str | None, cli_vars: Mapping[str, str] | None) -
 
 @contextmanager
 def locked_state(session: Session, operation: str) -> Iterator[State]:
-    with session.backend.lock(operation, session.lock_timeout):
-        state = session.backend.read()
-        gc.freeze()
-        yield state
+    with session.backend.lock(operation, session.lock_timeout) as lock:
+        session.lock = lock
+        try:
+            state = session.backend.read()
+            gc.freeze()
+            yield state
+        finally:
+            session.lock = None
+
+
+def held_lock(session: Session) -> LockInfo:
+    """The state lock the session holds (``locked_state``): what every state write is made under."""
+    if session.lock is None:
+        raise LockError(
+            f"the state at {session.backend.describe()} would be written without holding the state lock:"
+            " write only inside locked_state(session, ...)"
+        )
+    return session.lock
 
 
 # -- reconciliation of interrupted operations -------------------------------------------------
@@ -132,7 +148,7 @@ def reconcile(session: Session, state: State, emit: Event = _quiet) -> int:
     """Settle every operation that started but never ended (a crash): adopt or forget its result."""
     if not state.pending:
         return 0
-    journal = session.backend.journal(state)
+    journal = session.backend.journal(state, held_lock(session))
     settled = 0
     try:
         for op in list(state.pending.values()):
@@ -225,7 +241,7 @@ def apply(
     stop: threading.Event | None = None,
 ) -> ApplyResult:
     gates.check(session.config, the_plan)  # before anything is written
-    journal = session.backend.journal(state)
+    journal = session.backend.journal(state, held_lock(session))
     try:
         applier = Applier(
             the_plan,
@@ -253,7 +269,7 @@ def apply(
 
 def refresh_state(session: Session, state: State, the_plan: Plan) -> None:
     """Apply a refresh-only plan: write what was observed into state."""
-    journal: Journal = session.backend.journal(state)
+    journal: Journal = session.backend.journal(state, held_lock(session))
     try:
         for c in the_plan.changes:
             rs = state.resources.get(str(c.address))
@@ -344,7 +360,7 @@ def import_resource(session: Session, state: State, address: Address, ident: str
     if observed is None:
         raise ProviderError(f"no {address.kind} with id {ident!r} exists in the workspace", address=str(address))
     rs = state_of(address, session.provider.name, observed)
-    journal = session.backend.journal(state)
+    journal = session.backend.journal(state, held_lock(session))
     try:
         journal.begin("import", str(address), "import")
         journal.end("import", str(address), rs)

@@ -115,13 +115,16 @@ def test_mismatch_raises_provider_error_with_provider_field(h: Harness) -> None:
     sess = h.session()
     state = h.state()
     plan = session_mod.plan(sess, state, PlanOptions())
-    journal = sess.backend.journal(state)
-    applier = Applier(plan, sess.config, sess.graph, journal, sess.provider, sess.ctx, ApplyOptions(), lambda *_: None)
-    try:
-        with pytest.raises(ProviderError) as exc:
-            applier._execute(plan.changes[0])
-    finally:
-        journal.close()
+    with h.locked(sess) as lock:
+        journal = sess.backend.journal(state, lock)
+        applier = Applier(
+            plan, sess.config, sess.graph, journal, sess.provider, sess.ctx, ApplyOptions(), lambda *_: None
+        )
+        try:
+            with pytest.raises(ProviderError) as exc:
+                applier._execute(plan.changes[0])
+        finally:
+            journal.close()
     assert exc.value.provider == "fake"
     assert exc.value.address == "compute.cpu"
     assert "(fake provider)" in exc.value.render()
@@ -134,7 +137,8 @@ def test_apply_events_are_emitted_not_printed(h: Harness, capsys: pytest.Capture
     sess = h.session()
     state = h.state()
     plan = session_mod.plan(sess, state, PlanOptions(), lambda k, d: events.append((k, d)))
-    session_mod.apply(sess, state, plan, ApplyOptions(), lambda k, d: events.append((k, d)))
+    with h.locked(sess):
+        session_mod.apply(sess, state, plan, ApplyOptions(), lambda k, d: events.append((k, d)))
     kinds = [k for k, _ in events]
     assert "start" in kinds and "done" in kinds
     out = capsys.readouterr()

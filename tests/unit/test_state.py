@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from mlplan.core.errors import StalePlanError, StateError
 from mlplan.engine import session as session_mod
 from mlplan.engine.apply import ApplyOptions
 from mlplan.engine.planner import PlanOptions
-from mlplan.state.backend import encode_state
+from mlplan.state.backend import LockInfo, encode_state
 from mlplan.state.local import LocalBackend
 from mlplan.state.model import FORMAT_VERSION, ResourceState, State
 from mlplan.state.upgrade import upgrade
@@ -25,8 +26,16 @@ def _rs(address: str = "compute.cpu", **attrs: object) -> ResourceState:
 
 
 @pytest.fixture
-def backend(tmp_path: Path) -> LocalBackend:
-    return LocalBackend(tmp_path / "st" / "env.json")
+def backend(tmp_path: Path) -> Iterator[LocalBackend]:
+    backend = LocalBackend(tmp_path / "st" / "env.json")
+    with backend.lock("test"):
+        yield backend
+
+
+def _held(backend: LocalBackend) -> LockInfo:
+    lock = backend.current_lock()
+    assert lock is not None
+    return lock
 
 
 def _mode(path: Path) -> int:
@@ -35,7 +44,7 @@ def _mode(path: Path) -> int:
 
 def test_journal_records_survive_a_reopen_without_snapshot(backend: LocalBackend) -> None:
     state = backend.read()
-    journal = backend.journal(state)
+    journal = backend.journal(state, _held(backend))
     journal.begin("op1", "compute.cpu", "create", "cpu")
     journal.end("op1", "compute.cpu", _rs(max_instances=1))
     journal.begin("op2", "compute.gpu", "create", "gpu")  # crash before its end
@@ -51,7 +60,7 @@ def test_journal_records_survive_a_reopen_without_snapshot(backend: LocalBackend
 
 
 def test_torn_last_journal_line_is_ignored(backend: LocalBackend) -> None:
-    journal = backend.journal(backend.read())
+    journal = backend.journal(backend.read(), _held(backend))
     journal.begin("op1", "compute.cpu", "create", "cpu")
     journal.end("op1", "compute.cpu", _rs(max_instances=1))
     with backend.journal_path.open("ab") as fh:
@@ -65,7 +74,7 @@ def test_torn_last_journal_line_is_ignored(backend: LocalBackend) -> None:
 def test_journal_records_older_than_the_snapshot_are_skipped(backend: LocalBackend) -> None:
     state = State(serial=5)
     state.resources["compute.cpu"] = _rs(max_instances=5)
-    backend.write_snapshot(encode_state(state))
+    backend.write_snapshot(encode_state(state), _held(backend))
     stale = {
         "t": "end",
         "op": "old",
@@ -88,7 +97,7 @@ def test_journal_records_older_than_the_snapshot_are_skipped(backend: LocalBacke
 
 def test_journal_records_of_another_lineage_are_skipped(backend: LocalBackend) -> None:
     state = State(serial=1)
-    backend.write_snapshot(encode_state(state))
+    backend.write_snapshot(encode_state(state), _held(backend))
     alien = {"t": "end", "op": "x", "address": "compute.cpu", "resource": _rs().to_json(), "removed": False}
     alien.update(ts="t", serial=2, lineage="someone-else")
     backend.journal_path.write_bytes(json.dumps(alien).encode() + b"\n")
@@ -98,11 +107,11 @@ def test_journal_records_of_another_lineage_are_skipped(backend: LocalBackend) -
 def test_snapshot_is_atomic_and_keeps_a_backup(backend: LocalBackend) -> None:
     first = State()
     first.resources["compute.cpu"] = _rs(max_instances=1)
-    backend.write(first)
+    backend.write(first, _held(backend))
     assert backend.read_backup() is None
     second = backend.read()
     second.resources["compute.cpu"] = _rs(max_instances=2)
-    backend.write(second)
+    backend.write(second, _held(backend))
     backup = json.loads(backend.backup_path.read_bytes())
     assert backup["resources"]["compute.cpu"]["attributes"] == {"max_instances": 1}
     assert backup["serial"] == 1
@@ -114,8 +123,8 @@ def test_snapshot_is_atomic_and_keeps_a_backup(backend: LocalBackend) -> None:
 
 
 def test_state_files_are_private(backend: LocalBackend) -> None:
-    backend.write(State())
-    journal = backend.journal(backend.read())
+    backend.write(State(), _held(backend))
+    journal = backend.journal(backend.read(), _held(backend))
     journal.begin("op", "compute.cpu", "create")
     journal.end("op", "compute.cpu", _rs())
     journal.close()
@@ -125,7 +134,7 @@ def test_state_files_are_private(backend: LocalBackend) -> None:
 
 
 def test_journal_close_compacts_into_a_snapshot(backend: LocalBackend) -> None:
-    journal = backend.journal(backend.read())
+    journal = backend.journal(backend.read(), _held(backend))
     journal.begin("op", "compute.cpu", "create")
     journal.end("op", "compute.cpu", _rs())
     journal.close()
@@ -150,18 +159,18 @@ def test_upgrade_from_format_0(backend: LocalBackend) -> None:
     assert up["format_version"] == FORMAT_VERSION
     assert sorted(up["resources"]) == ["compute.cpu", "data.iris"]
 
-    backend.path.parent.mkdir(parents=True)
+    backend.path.parent.mkdir(parents=True, exist_ok=True)
     backend.path.write_text(json.dumps(_v0()))
     state = backend.read()
     assert state.format_version == FORMAT_VERSION
     assert state.lineage == "lin-0" and state.serial == 4
     assert state.resources["compute.cpu"].attributes == {"max_instances": 1}
-    backend.write(state)
+    backend.write(state, _held(backend))
     assert json.loads(backend.path.read_bytes())["format_version"] == FORMAT_VERSION
 
 
 def test_newer_format_is_refused(backend: LocalBackend) -> None:
-    backend.path.parent.mkdir(parents=True)
+    backend.path.parent.mkdir(parents=True, exist_ok=True)
     backend.path.write_text(json.dumps({**State().to_json(), "format_version": FORMAT_VERSION + 1}))
     with pytest.raises(StateError, match="newer"):
         backend.read()
@@ -215,5 +224,6 @@ def test_apply_writes_state_after_each_operation(h: Harness) -> None:
         if kind == "done":
             seen.append(sorted(LocalBackend(h.backend.path).read().resources))
 
-    session_mod.apply(sess, state, plan, ApplyOptions(parallelism=1), on_event)
+    with h.locked(sess):
+        session_mod.apply(sess, state, plan, ApplyOptions(parallelism=1), on_event)
     assert seen == [["compute.a"], ["compute.a", "compute.b"]]
