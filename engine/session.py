@@ -36,6 +36,7 @@ from mlplan.engine.planner import PlanOptions, make_plan, resource_type, validat
 from mlplan.engine.redact import RedactingProvider, Redactor
 from mlplan.providers import REGISTRY, load_provider
 from mlplan.providers.base import Context, Provider, secret_hash
+from mlplan.state import registry
 from mlplan.state.backend import Backend, Journal, LockInfo
 from mlplan.state.model import ResourceState, State
 
@@ -58,14 +59,7 @@ class Session:
 
 
 def open_backend(config: Config) -> Backend:
-    st = config.environment.state
-    backend = st.get("backend", "local")
-    if backend == "local":
-        from mlplan.state.local import LocalBackend
-
-        path = Path(st.get("path") or f".mlplan/state/{config.environment.name}.json")
-        return LocalBackend(path if path.is_absolute() else config.root / path)
-    raise MlplanError(f"state backend {backend!r} is not available in this version of mlplan")
+    return registry.open_backend(config.environment.state, config.root, config.environment.name)
 
 
 def open_provider(config: Config) -> Provider:
