@@ -2,8 +2,11 @@
 
 Several ``MemoryBackend`` objects over one ``MemoryStore`` are several processes sharing one state:
 the lock is exclusive between them (with a timeout), writes carry the lock token, and
-``MemoryBackend.crash()`` is the death of a process (its lock is let go the way the OS lets go of a
-dead process's file lock; its lock information stays until the next holder or a force-unlock).
+``MemoryBackend.crash()`` is the death of a process. By default the lock behaves like the local
+backend's OS lock: a dead holder's lock is let go at once (its lock information stays until the next
+holder or a force-unlock), and force-unlock refuses while the holder runs. ``MemoryStore(lease=True)``
+behaves like a blob lease instead: the lock outlives its holder until force-unlock breaks it, and
+force-unlock cannot tell a running holder from a dead one, so it breaks either.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ class MemoryStore:
     backup: bytes | None = None
     journal: bytearray = field(default_factory=bytearray)
     lock: LockInfo | None = None  # the lock information on record (a dead holder's stays)
-    holder: object | None = None  # the live backend holding the lock; None: free
+    holder: object | None = None  # the backend holding the lock; None: free
+    lease: bool = False  # the lock outlives its holder until broken (a blob lease), see the module docstring
     cond: threading.Condition = field(default_factory=threading.Condition, repr=False)
 
 
@@ -135,17 +139,17 @@ class MemoryBackend(Backend):
     def force_unlock(self, lock_id: str) -> None:
         with self.store.cond:
             holder = check_force_unlock(self.describe(), self.store.lock, lock_id)
-            if self.store.holder is not None:
+            if self.store.holder is not None and not self.store.lease:
                 raise LockError(
                     f"the lock holder is still running (pid {holder.pid}, {holder.who}); stop it first:"
                     " its lock is released when it exits"
                 )
-            self.store.lock = None
+            self.store.holder, self.store.lock = None, None  # a lease is broken: its holder's writes are refused
             self.store.cond.notify_all()
 
     def crash(self) -> None:
-        """This process dies: the lock it holds is let go, its lock information stays on record."""
+        """This process dies: the lock it holds is let go (a lease stays), its lock information stays on record."""
         with self.store.cond:
-            if self.store.holder is self:
+            if self.store.holder is self and not self.store.lease:
                 self.store.holder = None
                 self.store.cond.notify_all()
