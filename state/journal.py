@@ -30,8 +30,9 @@ def parse_journal(data: bytes) -> Iterator[dict[str, Any]]:
         try:
             yield json.loads(line)
         except ValueError:
-            # A torn last line: its write was never confirmed, so nothing depended on it.
-            return
+            # A torn record (its process died mid-write): never confirmed, so nothing depended on it.
+            # Records after it were appended by a later process, on a line of their own (see Journal).
+            continue
 
 
 def apply_record(state: State, record: dict[str, Any], resource: ResourceState | None = None) -> None:
@@ -72,13 +73,15 @@ class Journal:
         self._appended = 0
         self._synced = 0
         self._since_snapshot = 0
+        self._lead = "\n"  # the first record starts a line of its own, after a torn one a crash may have left
 
     def _record(self, record: dict[str, Any], resource: ResourceState | None = None) -> None:
         body = json.dumps(record, separators=(",", ":"))[:-1]  # encoded outside the lock
         with self._lock:
             record["serial"] = serial = self.state.serial + 1
-            line = f'{body},"serial":{serial},"lineage":"{self.state.lineage}"}}\n'
+            line = f'{self._lead}{body},"serial":{serial},"lineage":"{self.state.lineage}"}}\n'
             self._sink.append(line.encode())  # first: a refused write (lock lost) leaves the state as it was
+            self._lead = ""
             apply_record(self.state, record, resource)
             self._appended += 1
             mine = self._appended

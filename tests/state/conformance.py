@@ -304,6 +304,31 @@ class BackendConformance:
         assert state.serial == 2
         assert not state.pending
 
+    def test_records_appended_after_a_torn_record_are_recovered(self, kit: Kit) -> None:
+        """The next process appends to a journal whose last record is torn, then dies too: nothing it ended is lost."""
+        first = kit.new()
+        lost = first.acquire("apply")
+        journal = first.journal(first.read(), lost)
+        journal.begin("op1", "compute.cpu", "create")
+        journal.end("op1", "compute.cpu", rs("compute.cpu"))
+        sink = first.open_journal(lost)
+        sink.append(b'{"t":"begin","op":"op2","addr')
+        sink.sync()
+        kit.die(first)
+
+        second = kit.new()
+        held = kit.take_over(second, lost)
+        journal = second.journal(second.read(), held)
+        journal.begin("op3", "compute.gpu", "create")
+        journal.begin("op4", "data.iris", "create")
+        journal.end("op4", "data.iris", rs("data.iris"))
+        kit.die(second)
+
+        state = kit.new().read()
+        assert sorted(state.resources) == ["compute.cpu", "data.iris"]
+        assert list(state.pending) == ["op3"]
+        assert state.serial == 5
+
     def test_journal_records_not_newer_than_the_snapshot_are_skipped(self, kit: Kit) -> None:
         backend = kit.new()
         held = backend.acquire("apply")
