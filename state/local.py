@@ -66,7 +66,8 @@ class _FileSink(JournalSink):
         self._fd = os.open(backend.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, _MODE)
 
     def append(self, data: bytes) -> None:
-        self._backend.check_lock(self._lock)
+        if self._backend._held is not self._lock:  # the same object while held: one comparison per record
+            self._backend.check_lock(self._lock)
         view = memoryview(data)
         while view:
             n = os.write(self._fd, view)
