@@ -7,6 +7,7 @@ whose serial is newer, so a crash at any point loses nothing whose end was repor
 
 from __future__ import annotations
 
+import contextlib
 import json
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mlplan.core.errors import StateError
+from mlplan.core.errors import LockError, StateError
 from mlplan.state.base import JournalSink, Locker, LockInfo, Storage
 from mlplan.state.journal import Journal, apply_record, encode_state, parse_journal
 from mlplan.state.model import State
@@ -46,8 +47,11 @@ class Backend(Storage, Locker):
         info = self.acquire(operation, timeout)
         try:
             yield info
-        finally:
-            self.release(info)
+        except BaseException:
+            with contextlib.suppress(LockError):  # the body's error says more (e.g. the lock was broken under it)
+                self.release(info)
+            raise
+        self.release(info)
 
     def read(self) -> State:
         """The last snapshot plus every newer journal record; a new State when there is none."""

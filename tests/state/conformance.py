@@ -238,6 +238,19 @@ class BackendConformance:
             assert files(other) == before
             other.release(taken)
 
+    def test_a_write_refused_inside_lock_is_the_error_raised(self, kit: Kit) -> None:
+        """Leaving ``lock()`` on an error does not hide it behind a failed release of a lock already gone."""
+        holder, other = kit.new(), kit.new()
+        with pytest.raises(LockError, match=UNHELD), holder.lock("apply") as held:
+            journal = holder.journal(holder.read(), held)
+            journal.begin("op1", "compute.cpu", "create")
+            holder.release(held)  # the lock is gone under the body (a lease broken by force-unlock, say)
+            journal.end("op1", "compute.cpu", rs())
+        with other.lock("plan"):
+            assert "op1" in other.read().pending
+        with pytest.raises(LockError, match="not held"), holder.lock("apply") as held:
+            holder.release(held)  # without an error in the body, a failed release is reported
+
     def test_force_unlock_refuses_a_wrong_id_and_an_absent_lock(self, kit: Kit) -> None:
         holder, other = kit.new(), kit.new()
         with pytest.raises(LockError, match="no lock is held on"):
