@@ -3,7 +3,7 @@
 The N-th time (default 1st) the process reaches crash point NAME it is killed with SIGKILL
 (ACTION ``kill``) or stopped with SIGSTOP (``stop``, to hold a lock in lock tests). Unset, this
 costs one dictionary lookup. Points: before_begin, after_begin, mid_operation, before_end,
-before_snapshot.
+before_snapshot, after_snapshot (a compaction's snapshot written, its journal not yet truncated).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
     from mlplan.engine.session import Session
+    from mlplan.state.base import LockInfo
     from mlplan.state.model import State
 
 
@@ -62,6 +63,12 @@ def show(obj: Obj, address_text: str, as_json: bool) -> None:
         click.echo(f"  {key} = {json.dumps(value)}")
 
 
+def _lock(session: Session) -> LockInfo:
+    from mlplan.engine.session import held_lock
+
+    return held_lock(session)
+
+
 def _modify(obj: Obj, operation: str) -> tuple[Session, AbstractContextManager[State]]:
     from mlplan.engine.session import locked_state
 
@@ -89,7 +96,7 @@ def mv(obj: Obj, source: str, destination: str) -> None:
         rs = state.resources.pop(source)
         rs.address = destination
         state.resources[destination] = rs
-        session.backend.write(state)
+        session.backend.write(state, _lock(session))
     click.echo(f"Moved {source} to {destination}.")
 
 
@@ -109,7 +116,7 @@ def rm(obj: Obj, addresses: tuple[str, ...]) -> None:
             raise StateError(f"not in state: {', '.join(missing)}")
         for a in addresses:
             del state.resources[a]
-        session.backend.write(state)
+        session.backend.write(state, _lock(session))
     click.echo(f"Removed {len(addresses)} resource(s) from state; they still exist in the workspace.")
 
 
@@ -151,5 +158,5 @@ def push(obj: Obj, file: str, force: bool) -> None:
                     "use --force to replace it anyway"
                 )
         new.serial = max(new.serial, state.serial)
-        session.backend.write(new)
+        session.backend.write(new, _lock(session))
     click.echo(f"Pushed {file}: {len(new.resources)} resource(s), serial {new.serial}.")

@@ -6,7 +6,7 @@ from mlplan.core.errors import ProviderError, StateError, UsageError
 from mlplan.engine.address import Address
 from mlplan.engine.desired import state_of
 from mlplan.engine.nodes.base import resource_type
-from mlplan.engine.session import Session
+from mlplan.engine.session import Session, held_lock
 from mlplan.state.model import ResourceState, State
 
 
@@ -25,7 +25,7 @@ def import_resource(session: Session, state: State, address: Address, ident: str
     if observed is None:
         raise ProviderError(f"no {address.kind} with id {ident!r} exists in the workspace", address=str(address))
     rs = state_of(address, session.provider.name, observed)
-    journal = session.backend.journal(state)
+    journal = session.backend.journal(state, held_lock(session))
     try:
         journal.begin("import", str(address), "import")
         journal.end("import", str(address), rs)

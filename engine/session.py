@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from mlplan.core.errors import (
     Diagnostic,
+    LockError,
     MlplanError,
     ValidationFailed,
 )
@@ -24,14 +24,9 @@ from mlplan.engine.planner import validate
 from mlplan.engine.redact import RedactingProvider, Redactor
 from mlplan.providers import REGISTRY, load_provider
 from mlplan.providers.base import Context, Provider
-from mlplan.state.backend import Backend
+from mlplan.state import registry
+from mlplan.state.backend import Backend, LockInfo
 from mlplan.state.model import State
-
-Event = Callable[[str, dict[str, Any]], None]
-
-
-def _quiet(_kind: str, _data: dict[str, Any]) -> None:
-    return None
 
 
 @dataclass
@@ -43,17 +38,11 @@ class Session:
     ctx: Context
     lock_timeout: float = 0.0
     redactor: Redactor = field(default_factory=lambda: Redactor(()))
+    lock: LockInfo | None = None  # the state lock while locked_state holds it; every write is made under it
 
 
 def open_backend(config: Config) -> Backend:
-    st = config.environment.state
-    backend = st.get("backend", "local")
-    if backend == "local":
-        from mlplan.state.local import LocalBackend
-
-        path = Path(st.get("path") or f".mlplan/state/{config.environment.name}.json")
-        return LocalBackend(path if path.is_absolute() else config.root / path)
-    raise MlplanError(f"state backend {backend!r} is not available in this version of mlplan")
+    return registry.open_backend(config.environment.state, config.root, config.environment.name)
 
 
 def open_provider(config: Config) -> tuple[Provider, Redactor]:
@@ -122,7 +111,21 @@ def _load_all(
 
 @contextmanager
 def locked_state(session: Session, operation: str) -> Iterator[State]:
-    with session.backend.lock(operation, session.lock_timeout):
-        state = session.backend.read()
-        gc.freeze()
-        yield state
+    with session.backend.lock(operation, session.lock_timeout) as lock:
+        session.lock = lock
+        try:
+            state = session.backend.read()
+            gc.freeze()
+            yield state
+        finally:
+            session.lock = None
+
+
+def held_lock(session: Session) -> LockInfo:
+    """The state lock the session holds (``locked_state``): what every state write is made under."""
+    if session.lock is None:
+        raise LockError(
+            f"the state at {session.backend.describe()} would be written without holding the state lock:"
+            " write only inside locked_state(session, ...)"
+        )
+    return session.lock

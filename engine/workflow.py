@@ -22,7 +22,7 @@ from mlplan.engine.nodes.base import resource_type
 from mlplan.engine.outputs import stored_outputs
 from mlplan.engine.plan import Action, Plan
 from mlplan.engine.planner import PlanOptions, make_plan
-from mlplan.engine.session import Session, locked_state
+from mlplan.engine.session import Session, held_lock, locked_state
 from mlplan.state.backend import Journal
 from mlplan.state.model import ResourceState, State
 
@@ -50,7 +50,7 @@ def apply_plan(
 ) -> ApplyResult:
     """Carry out ``the_plan`` exactly (gates first, nothing written if one is closed), then record outputs."""
     gates.check(session.config, the_plan)
-    journal = session.backend.journal(state)
+    journal = session.backend.journal(state, held_lock(session))
     try:
         applier = Applier(the_plan, journal, session.provider, session.ctx, options, emit, stop, session.redactor)
         result = applier.run()
@@ -69,7 +69,7 @@ def _record_outputs(session: Session, journal: Journal) -> None:
 
 def refresh_state(session: Session, state: State, the_plan: Plan) -> None:
     """Apply a refresh-only plan: write what the workspace really has into state."""
-    journal = session.backend.journal(state)
+    journal = session.backend.journal(state, held_lock(session))
     try:
         for c in the_plan.changes:
             rs = state.resources.get(str(c.address))
@@ -132,7 +132,7 @@ def run_apply(
             show(the_plan)
             if not the_plan.has_changes:
                 if the_plan.mode != "refresh-only":
-                    journal = session.backend.journal(state)
+                    journal = session.backend.journal(state, held_lock(session))
                     try:
                         _record_outputs(session, journal)
                     finally:

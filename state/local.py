@@ -6,14 +6,22 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import filelock
 
 from mlplan.core.errors import LockError, StateError
-from mlplan.state.backend import Backend, JournalSink, LockInfo
+from mlplan.state.backend import Backend
+from mlplan.state.base import (
+    JournalSink,
+    LockInfo,
+    check_force_unlock,
+    locked_error,
+    not_held_error,
+    unheld_write_error,
+)
 
 _MODE = 0o600
 
@@ -51,11 +59,15 @@ def atomic_write(path: Path, data: bytes, backup: Path | None = None) -> None:
 
 
 class _FileSink(JournalSink):
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, _MODE)
+    def __init__(self, backend: LocalBackend, lock: LockInfo) -> None:
+        self._backend = backend
+        self._lock = lock
+        backend.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(backend.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, _MODE)
 
     def append(self, data: bytes) -> None:
+        if self._backend._held is not self._lock:  # the same object while held: one comparison per record
+            self._backend.check_lock(self._lock)
         view = memoryview(data)
         while view:
             n = os.write(self._fd, view)
@@ -69,15 +81,36 @@ class _FileSink(JournalSink):
 
 
 class LocalBackend(Backend):
+    """``path`` (the snapshot) with ``.journal``, ``.backup``, ``.lock`` (the OS lock) and ``.lock.info`` beside it.
+
+    The OS lock keeps every other process out while it is held and goes when its process dies, so the
+    lock token is checked in memory: this object remembers the lock it acquired.
+    """
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.journal_path = path.with_name(path.name + ".journal")
         self.backup_path = path.with_name(path.name + ".backup")
         self.lock_path = path.with_name(path.name + ".lock")
         self.info_path = path.with_name(path.name + ".lock.info")
+        self._held: LockInfo | None = None
+        self._os_lock: filelock.FileLock | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], root: Path, environment: str) -> LocalBackend:
+        """``{backend: local, path?}``: ``path`` (default ``.mlplan/state/<environment>.json``) relative to ``root``."""
+        path = Path(settings.get("path") or f".mlplan/state/{environment}.json")
+        return cls(path if path.is_absolute() else root / path)
 
     def describe(self) -> str:
         return str(self.path)
+
+    # -- storage ------------------------------------------------------------------------------
+    def check_lock(self, lock: LockInfo) -> None:
+        """LockError unless ``lock`` is the lock this backend holds (in memory: no I/O)."""
+        held = self._held
+        if held is None or held.id != lock.id:
+            raise unheld_write_error(str(self.path), lock, held or self.current_lock())
 
     def read_snapshot(self) -> bytes | None:
         try:
@@ -93,7 +126,8 @@ class LocalBackend(Backend):
         except FileNotFoundError:
             return None
 
-    def write_snapshot(self, data: bytes) -> None:
+    def write_snapshot(self, data: bytes, lock: LockInfo) -> None:
+        self.check_lock(lock)
         atomic_write(self.path, data, backup=self.backup_path)
 
     def read_journal(self) -> bytes:
@@ -102,48 +136,51 @@ class LocalBackend(Backend):
         except FileNotFoundError:
             return b""
 
-    def open_journal(self) -> JournalSink:
-        return _FileSink(self.journal_path)
+    def open_journal(self, lock: LockInfo) -> JournalSink:
+        self.check_lock(lock)
+        return _FileSink(self, lock)
 
-    def truncate_journal(self) -> None:
+    def truncate_journal(self, lock: LockInfo) -> None:
+        self.check_lock(lock)
         if self.journal_path.exists():
             os.truncate(self.journal_path, 0)
 
+    # -- lock -----------------------------------------------------------------------------------
     def current_lock(self) -> LockInfo | None:
         try:
             return LockInfo(**json.loads(self.info_path.read_text()))
         except (FileNotFoundError, ValueError, TypeError):
             return None
 
-    @contextmanager
-    def lock(self, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
+    def acquire(self, operation: str, timeout: float = 0.0) -> LockInfo:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         os_lock = filelock.FileLock(str(self.lock_path), timeout=timeout, mode=_MODE)
         try:
             os_lock.acquire(timeout=timeout, poll_interval=0.1)
         except filelock.Timeout:
-            holder = self.current_lock()
-            detail = holder.describe() if holder else "  (the holder left no lock information)"
-            raise LockError(
-                f"the state is locked: {self.path}\n{detail}\n"
-                "Another mlplan is running against this environment. Wait for it, retry with"
-                " --lock-timeout 5m, or, if its process is dead, run: mlplan force-unlock LOCK_ID"
-            ) from None
+            raise locked_error(str(self.path), self.current_lock()) from None
         info = LockInfo.new(operation, str(self.path))
         try:
             atomic_write(self.info_path, info.to_json().encode())
-            yield info
-        finally:
+        except BaseException:
+            os_lock.release()
+            raise
+        self._held, self._os_lock = info, os_lock
+        return info
+
+    def release(self, lock: LockInfo) -> None:
+        os_lock = self._os_lock
+        if self._held is None or self._held.id != lock.id or os_lock is None:
+            raise not_held_error(str(self.path), lock)
+        self._held, self._os_lock = None, None  # no write gets through from here on
+        try:
             with contextlib.suppress(FileNotFoundError):
                 self.info_path.unlink()
+        finally:
             os_lock.release()
 
     def force_unlock(self, lock_id: str) -> None:
-        holder = self.current_lock()
-        if holder is None:
-            raise LockError(f"no lock is held on {self.path}")
-        if holder.id != lock_id:
-            raise LockError(f"lock ID {lock_id} does not match the lock held ({holder.id})\n{holder.describe()}")
+        holder = check_force_unlock(str(self.path), self.current_lock(), lock_id)
         probe = filelock.FileLock(str(self.lock_path), timeout=0, mode=_MODE)
         try:
             probe.acquire(timeout=0)

@@ -12,7 +12,8 @@ import itertools
 import textwrap
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from mlplan.providers.base import (
     Provider,
     ResourceType,
 )
+from mlplan.state.backend import LockInfo
 from mlplan.state.local import LocalBackend
 from mlplan.state.model import State
 
@@ -459,16 +461,29 @@ class Harness:
     def state(self) -> State:
         return self.backend.read()
 
+    @contextmanager
+    def locked(self, sess: Session, operation: str = "apply") -> Iterator[LockInfo]:
+        """Hold the state lock for ``sess`` (what session.locked_state does, without its read and gc.freeze)."""
+        with sess.backend.lock(operation) as lock:
+            sess.lock = lock
+            try:
+                yield lock
+            finally:
+                sess.lock = None
+
     def plan(self, options: PlanOptions | None = None, **kw: Any) -> Plan:
-        return workflow.plan(self.session(**kw), self.state(), options or PlanOptions())
+        sess = self.session(**kw)
+        with self.locked(sess, "plan"):
+            return workflow.plan(sess, self.state(), options or PlanOptions())
 
     def apply(
         self, plan: Plan | None = None, options: ApplyOptions | None = None, plan_options: PlanOptions | None = None
     ) -> ApplyResult:
         sess = self.session()
-        state = self.state()
-        the_plan = plan or workflow.plan(sess, state, plan_options or PlanOptions())
-        return workflow.apply_plan(sess, state, the_plan, options or ApplyOptions())
+        with self.locked(sess, "apply"):
+            state = self.state()
+            the_plan = plan or workflow.plan(sess, state, plan_options or PlanOptions())
+            return workflow.apply_plan(sess, state, the_plan, options or ApplyOptions())
 
     def apply_ok(self, plan: Plan | None = None, **kw: Any) -> ApplyResult:
         result = self.apply(plan, **kw)

@@ -116,13 +116,14 @@ def test_mismatch_raises_provider_error_with_provider_field(h: Harness) -> None:
     sess = h.session()
     state = h.state()
     plan = workflow.plan(sess, state, PlanOptions())
-    journal = sess.backend.journal(state)
-    applier = Applier(plan, journal, sess.provider, sess.ctx, ApplyOptions())
-    try:
-        with pytest.raises(ProviderError) as exc:
-            applier._execute(plan.changes[0])
-    finally:
-        journal.close()
+    with h.locked(sess) as lock:
+        journal = sess.backend.journal(state, lock)
+        applier = Applier(plan, journal, sess.provider, sess.ctx, ApplyOptions())
+        try:
+            with pytest.raises(ProviderError) as exc:
+                applier._execute(plan.changes[0])
+        finally:
+            journal.close()
     assert exc.value.provider == "fake"
     assert exc.value.address == "compute.cpu"
     assert "(fake provider)" in exc.value.render()
@@ -135,7 +136,8 @@ def test_apply_events_are_emitted_not_printed(h: Harness, capsys: pytest.Capture
     sess = h.session()
     state = h.state()
     plan = workflow.plan(sess, state, PlanOptions(), events.append)
-    workflow.apply_plan(sess, state, plan, ApplyOptions(), events.append)
+    with h.locked(sess):
+        workflow.apply_plan(sess, state, plan, ApplyOptions(), events.append)
     kinds = {type(e) for e in events}
     assert OperationStarted in kinds and OperationDone in kinds
     out = capsys.readouterr()

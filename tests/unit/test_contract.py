@@ -170,7 +170,8 @@ def test_cancelling_stops_a_long_operation_and_leaves_it_recorded(h: Harness) ->
     plan = h.plan()
     stop = threading.Event()
     threading.Timer(0.3, lambda: (stop.set(), sess.ctx.cancelled.set())).start()
-    result = apply_plan(sess, state, plan, ApplyOptions(), stop=stop)
+    with h.locked(sess):
+        result = apply_plan(sess, state, plan, ApplyOptions(), stop=stop)
     assert result.interrupted and not result.done
     assert "cancelled while create of compute cpu" in result.cancelled["compute.cpu"] and not result.failed
     assert [op.action for op in h.state().pending.values()] == ["create"], "recorded for the next run"
