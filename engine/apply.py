@@ -261,13 +261,15 @@ class Applier:
         rt = resource_type(self.provider, address.kind, str(address))
         self._check(change, rt, outcome)
         assert change.desired is not None
-        doc = fill(change.desired.document(), change.bindings, self._results(change))
+        ihash = change.input_hash or document_hash(
+            fill(change.desired.document(), change.bindings, self._results(change))
+        )
         keep_created = prior is not None and change.action is Action.UPDATE and prior.status == "live"
         return state_of(
             address,
             self.provider.name,
             outcome.observed,
-            input_hash=change.input_hash or document_hash(doc),
+            input_hash=ihash,
             content=change.desired.files,
             dependencies=[str(d) for d in change.depends_on],
             on_remove=change.on_remove,
@@ -310,7 +312,7 @@ class Applier:
 
 def _mismatches(planned: Any, actual: Any, path: str = "") -> list[str]:
     """Paths where ``actual`` differs from ``planned``; a planned value known only after apply matches all."""
-    if planned == UNKNOWN:
+    if planned == actual or planned == UNKNOWN:
         return []
     if isinstance(planned, dict) and isinstance(actual, dict):
         out = []

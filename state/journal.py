@@ -74,6 +74,7 @@ class Journal:
         self._sink = storage.open_journal(lock)
         self._lock = threading.Lock()  # guards state + appends
         self._sync_lock = threading.Lock()
+        self._compact_lock = threading.Lock()  # one compaction at a time: snapshots are written in order
         self._appended = 0
         self._synced = 0
         self._since_snapshot = 0
@@ -126,15 +127,26 @@ class Journal:
         self._record({"t": "set", "field": field_name, "value": value, "ts": now_iso()})
 
     def compact(self) -> None:
-        """Fold the journal into a snapshot."""
-        with self._lock, self._sync_lock:
-            if self._since_snapshot == 0:
-                return
+        """Fold the journal into a snapshot.
+
+        The state is encoded under the append lock, but the snapshot is written without it: operations
+        go on journalling meanwhile (their records are newer than the snapshot, so recovery keeps them).
+        The journal is truncated only if nothing was appended since the encoding; otherwise a later
+        compaction (at the latest the one ``close`` makes) truncates it.
+        """
+        with self._compact_lock:
+            with self._lock:
+                if self._since_snapshot == 0:
+                    return
+                data = encode_state(self.state)
+                encoded_at = self._appended
+                self._since_snapshot = 0
             crashpoint("before_snapshot")
-            self.storage.write_snapshot(encode_state(self.state), self.lock)
+            self.storage.write_snapshot(data, self.lock)
             crashpoint("after_snapshot")  # snapshot written, journal not yet truncated
-            self.storage.truncate_journal(self.lock)
-            self._since_snapshot = 0
+            with self._lock, self._sync_lock:
+                if self._appended == encoded_at:
+                    self.storage.truncate_journal(self.lock)
 
     def close(self) -> None:
         try:

@@ -308,8 +308,9 @@ class ApplyContext:
         missing = [str(b.source) for b in change.bindings if b.source not in self.results]
         if missing:
             raise ProviderError(f"results of {', '.join(missing)} are not known", address=str(change.address))
-        doc = desired_mod.fill(ds.document(), change.bindings, self.results)
-        spec = self.redactor.restore(doc["spec"]) if self.redactor else doc["spec"]
+        spec = desired_mod.fill(ds.document(), change.bindings, self.results)["spec"] if change.bindings else ds.spec
+        if self.redactor:
+            spec = self.redactor.restore(spec)
         tags = desired_mod.ownership_tags(self.project, change.address, self.op_id)
         return desired_mod.from_plan(change.address, ds, spec, self.root, self.project, tags)
 
