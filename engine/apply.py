@@ -312,7 +312,7 @@ class Applier:
 
 def _mismatches(planned: Any, actual: Any, path: str = "") -> list[str]:
     """Paths where ``actual`` differs from ``planned``; a planned value known only after apply matches all."""
-    if planned == actual or planned == UNKNOWN:
+    if planned in (actual, UNKNOWN):
         return []
     if isinstance(planned, dict) and isinstance(actual, dict):
         out = []
