@@ -213,11 +213,12 @@ class Applier:
         try:
             outcome = nodes.named(change.node).apply(actx, change)
             recorded = self._recorded(change, outcome)
-        except ProviderError:
+        except ProviderError as exc:
             # The provider failed the operation knowingly (a job that exited non-zero, a server that
-            # never became healthy), or its result broke the plan: nothing to adopt. Anything else
-            # (a crash, a lost connection, a cancellation) stays pending, for the next run to reconcile.
-            self.journal.abort(op_id, str(address))
+            # never became healthy), or its result broke the plan: nothing to adopt, and the next plan
+            # says why it is planned again. Anything else (a crash, a lost connection, a cancellation)
+            # stays pending, for the next run to reconcile.
+            self.journal.abort(op_id, str(address), error=_message(exc))
             raise
         except Cancelled:
             raise

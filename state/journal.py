@@ -49,6 +49,7 @@ def apply_record(state: State, record: dict[str, Any], resource: ResourceState |
         )
     elif kind == "end":
         state.pending.pop(record["op"], None)
+        state.failures.pop(record["address"], None)
         if record.get("resource") is not None:
             res = resource if resource is not None else ResourceState.from_json(record["resource"])
             state.resources[res.address] = res
@@ -59,7 +60,10 @@ def apply_record(state: State, record: dict[str, Any], resource: ResourceState |
         if op is not None:
             op.token = record["token"]
     elif kind == "abort":
-        state.pending.pop(record["op"], None)
+        op = state.pending.pop(record["op"], None)
+        if record.get("error"):  # the operation failed knowingly: the next plan says so
+            action = op.action if op is not None else ""
+            state.failures[record["address"]] = {"action": action, "error": record["error"], "at": record["ts"]}
     elif kind == "set":
         setattr(state, record["field"], record["value"])
 
@@ -120,8 +124,12 @@ class Journal:
         """A long-running operation's token, so that the next run can resume it after a crash."""
         self._record({"t": "progress", "op": op_id, "address": address, "token": token, "ts": now_iso()})
 
-    def abort(self, op_id: str, address: str) -> None:
-        self._record({"t": "abort", "op": op_id, "address": address, "ts": now_iso()})
+    def abort(self, op_id: str, address: str, error: str | None = None) -> None:
+        """The operation ended without a result: interrupted and settled (no ``error``), or failed (``error``)."""
+        record: dict[str, Any] = {"t": "abort", "op": op_id, "address": address, "ts": now_iso()}
+        if error:
+            record["error"] = error
+        self._record(record)
 
     def set(self, field_name: str, value: Any) -> None:
         self._record({"t": "set", "field": field_name, "value": value, "ts": now_iso()})

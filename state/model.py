@@ -66,6 +66,8 @@ class State:
     promotions: list[dict[str, Any]] = field(default_factory=list)
     approvals: list[dict[str, Any]] = field(default_factory=list)
     pending: dict[str, PendingOp] = field(default_factory=dict)
+    # address -> the last attempt that failed knowingly ({action, error, at}), until one succeeds
+    failures: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,6 +79,7 @@ class State:
             "promotions": self.promotions,
             "approvals": self.approvals,
             "pending": {k: v.to_json() for k, v in self.pending.items()},
+            "failures": self.failures,
         }
 
     @classmethod
@@ -93,4 +96,5 @@ class State:
             promotions=data.get("promotions", []),
             approvals=data.get("approvals", []),
             pending={k: PendingOp(**v) for k, v in data.get("pending", {}).items()},
+            failures=data.get("failures", {}),
         )

@@ -188,6 +188,9 @@ class PlanContext:
         """A change of a configured resource, with what every change carries."""
         res = built.res
         rs = self.entry(res.address)
+        failed = self.state.failures.get(str(res.address))
+        if failed is not None and action.changes:  # planned again after a failure: say so first
+            reason = f"last attempt failed: {failed['error'].splitlines()[0]}; {reason}"
         carries_desired = action.changes and action not in REMOVALS
         spec = (
             desired_mod.desired_spec(res, self.config.root, built.stored, built.content, built.resolution.inputs)

@@ -346,7 +346,7 @@ class OnlineDeploymentType(ResourceType):
         )
         server.save(folder / "server.json")
         try:
-            serving.wait_healthy(server, "/", timeout=120, ctx=ctx)
+            serving.wait_healthy(server, "/", timeout=120, ctx=ctx, code_dir=code_dir)
         except (ProviderError, Cancelled):
             serving.release_port(workspace_root(ctx), port)
             raise

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from mlplan.providers.base import (
     ResourceType,
 )
 from mlplan.providers.local.assets import NOT_LOCAL, user_tags
+from mlplan.providers.local.logs import failure_cause, last_lines
 from mlplan.providers.local.paths import ASSET, JOB_OUTPUT, resolve
 from mlplan.providers.local.serving import zombie
 from mlplan.providers.local.workspace import read_json, remove_tree, workspace_root, write_json_atomic
@@ -50,7 +50,6 @@ BINDING = re.compile(r"\$\{\{\s*(inputs|outputs)\.([A-Za-z0-9_]+)\s*\}\}")
 OTHER_BINDING = re.compile(r"\$\{\{\s*(?!inputs\.|outputs\.)([^}]*)\}\}")
 LATEST = re.compile(r"^azureml:(?!//)[A-Za-z0-9][A-Za-z0-9_.\-]*@latest$")
 METRICS_FILE = "metrics.json"
-LOG_TAIL = 20
 SUPPORTED_FIELDS = frozenset(
     {
         "$schema",
@@ -231,12 +230,11 @@ class JobType(ResourceType):
             write_json_atomic(run_dir / "job.json", record)
             raise
         if code != 0:
-            record.update(status="Failed", exit_code=code)
+            cause = _cause(log_path, code_dir)
+            record.update(status="Failed", exit_code=code, error=cause)
             write_json_atomic(run_dir / "job.json", record)
-            raise ProviderError(
-                f"job run {run} failed with exit code {code}; log: {log_path}\n"
-                + "\n".join(f"    {line}" for line in tail(log_path))
-            )
+            # the log streamed as it ran: the error says what it died of, once, and where the log is
+            raise ProviderError(f"job run {run} failed with exit code {code}: {cause}; log: {log_path}")
         crashpoint("mid_operation")  # the run is done, its record does not say so yet
         record.update(
             status="Completed",
@@ -365,9 +363,15 @@ def _kill_runs_in(cwd: Path) -> None:
         time.sleep(0.02)
 
 
-def tail(path: Path, lines: int = LOG_TAIL) -> list[str]:
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        return [line.rstrip("\n") for line in deque(fh, maxlen=lines)]
+def _cause(log_path: Path, code_dir: Path) -> str:
+    """What the run died of: its exception in the user's code, else its last line."""
+    with log_path.open(encoding="utf-8", errors="replace") as fh:
+        lines = fh.readlines()
+    found = failure_cause(lines, code_dir)
+    if found is not None:
+        return found
+    last = last_lines(lines, 1)
+    return f"it printed last: {last[0]}" if last else "it printed nothing"
 
 
 def collect_metrics(run_dir: Path, outputs: dict[str, Path]) -> dict[str, Any]:

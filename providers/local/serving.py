@@ -21,6 +21,7 @@ import filelock
 
 from mlplan.core.errors import ProviderError
 from mlplan.providers.base import Context
+from mlplan.providers.local.logs import failure_cause, last_lines
 from mlplan.providers.local.workspace import read_json, write_json_atomic
 
 HOST = "127.0.0.1"
@@ -119,8 +120,12 @@ def start(argv: list[str], env: dict[str, str], cwd: Path, log: Path, port: int,
     return Server(proc.pid, port, marker, str(log))
 
 
-def wait_healthy(server: Server, path: str = "/", timeout: float = 60.0, ctx: Context | None = None) -> None:
-    """Wait until the server answers ``path``; a cancelled apply (``ctx.cancelled``) stops it and stops waiting."""
+def wait_healthy(
+    server: Server, path: str = "/", timeout: float = 60.0, ctx: Context | None = None, code_dir: Path | None = None
+) -> None:
+    """Wait until the server answers ``path``; a cancelled apply (``ctx.cancelled``) stops it and stops waiting.
+    A server that never becomes healthy is stopped, and the error names what it died of (the exception
+    raised in ``code_dir``, the user's scoring code, when its log has one)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if http_ok(server.port, path, timeout=1.0):
@@ -132,13 +137,18 @@ def wait_healthy(server: Server, path: str = "/", timeout: float = 60.0, ctx: Co
             ctx.check_cancelled(f"waiting for the server on port {server.port}")
         time.sleep(0.1)
     stop(server)
-    raise ProviderError(f"server on port {server.port} did not become healthy; log: {server.log}\n{_tail(server.log)}")
+    raise ProviderError(f"server on port {server.port} did not become healthy: {_cause(server.log, code_dir)}")
 
 
-def _tail(path: str, lines: int = 15) -> str:
+def _cause(log: str, code_dir: Path | None) -> str:
+    """What a server died of, and where its log is: the exception in the user's code, else the log's end."""
+    lines: list[str] = []
     with contextlib.suppress(OSError):
-        return "\n".join("    " + ln for ln in Path(path).read_text(errors="replace").splitlines()[-lines:])
-    return ""
+        lines = Path(log).read_text(errors="replace").splitlines()
+    found = failure_cause(lines, code_dir)
+    if found is None:
+        found = " / ".join(last_lines(lines, 3)) or "its log is empty"
+    return f"{found}; log: {log}"
 
 
 def stop(server: Server, grace: float = 10.0) -> None:

@@ -105,10 +105,14 @@ def test_failing_job_fails_the_apply_with_its_exit_code_and_log_tail(tmp_path: P
     assert r.code == 1, r.text
     assert "exit code 3" in r.text and "about to fail" in r.text and "std_log.txt" in r.text
     assert "Traceback" not in r.out
+    assert r.err.count("about to fail") == 3, "streamed once; the error (progress line and summary) names it"
     state = json.loads(run_mlplan("-C", str(root), "state", "pull").out)
     assert "job.bad" not in state["resources"] and state["pending"] == {}
     plan = json.loads(run_mlplan("-C", str(root), "plan", "--json").out)
-    assert {c["address"]: c["action"] for c in plan["changes"]}["job.bad"] == "train"
+    bad = {c["address"]: c for c in plan["changes"]}["job.bad"]
+    assert bad["action"] == "train"
+    assert bad["reason"].startswith("last attempt failed: job run bad-") and "exit code 3" in bad["reason"]
+    assert "it printed last: about to fail" in bad["reason"]
 
 
 def test_timeout_is_honoured(tmp_path: Path) -> None:

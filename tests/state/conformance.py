@@ -303,6 +303,26 @@ class BackendConformance:
         other.release(lock)
         assert kit.new().read().pending["op1"].token == {"poller": "https://management/operations/1"}
 
+    def test_a_failed_operation_is_remembered_until_the_address_succeeds(self, kit: Kit) -> None:
+        backend = kit.new()
+        with backend.lock("apply") as held:
+            journal = backend.journal(backend.read(), held)
+            journal.begin("op1", "compute.cpu", "create", "cpu")
+            journal.abort("op1", "compute.cpu", error="quota exceeded")
+            journal.begin("op2", "compute.gpu", "create", "gpu")
+            journal.abort("op2", "compute.gpu")  # settled after a crash: not a failure
+            journal.close()
+        state = kit.new().read()
+        assert state.pending == {} and list(state.failures) == ["compute.cpu"]
+        assert state.failures["compute.cpu"]["action"] == "create"
+        assert state.failures["compute.cpu"]["error"] == "quota exceeded"
+        with backend.lock("apply") as held:
+            journal = backend.journal(state, held)
+            journal.begin("op3", "compute.cpu", "create", "cpu")
+            journal.end("op3", "compute.cpu", rs())
+            journal.close()
+        assert kit.new().read().failures == {}
+
     def test_the_journals_lineage_is_kept_when_the_first_snapshot_comes_after_a_crash(self, kit: Kit) -> None:
         backend = kit.new()
         held = backend.acquire("apply")

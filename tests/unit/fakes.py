@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from mlplan.core.errors import ProviderError
 from mlplan.core.kinds import KINDS, VERSIONED_KINDS
 from mlplan.engine import graph as graph_mod
 from mlplan.engine import workflow
@@ -251,6 +252,7 @@ class FakeProvider(Provider):
         self.calls: list[Call] = []
         self.generation = itertools.count(1)
         self.fail: set[tuple[str, str]] = set()  # (op, name) to raise on, before doing anything
+        self.refuse: set[tuple[str, str]] = set()  # (op, name) the provider fails knowingly (ProviderError)
         self.lose_response: set[tuple[str, str]] = set()  # (op, name) done, but the caller gets an error
         self.delays: dict[str, float] = {}  # op -> seconds
         self.name_delays: dict[str, float] = {}  # name -> seconds (added to the op delay)
@@ -362,6 +364,8 @@ class _Op:
                 time.sleep(min(0.01, max(0.0, deadline - time.monotonic())))
             if (self.op, self.name) in p.fail:
                 raise InjectedFailure(f"injected failure: {self.op} {self.kind} {self.name}")
+            if (self.op, self.name) in p.refuse:
+                raise ProviderError(f"refused: {self.op} {self.kind} {self.name}", provider=p.name)
         except BaseException:
             self.__exit__()
             raise

@@ -10,7 +10,7 @@ from mlplan.engine.apply import Applier, ApplyOptions
 from mlplan.engine.events import Event, OperationDone, OperationStarted
 from mlplan.engine.plan import Action
 from mlplan.engine.planner import PlanOptions
-from tests.unit.fakes import Harness, actions, compute, data, deployment, endpoint, environment, job
+from tests.unit.fakes import Harness, actions, by_address, compute, data, deployment, endpoint, environment, job
 
 
 def test_calls_respect_dependencies(h: Harness) -> None:
@@ -142,3 +142,19 @@ def test_apply_events_are_emitted_not_printed(h: Harness, capsys: pytest.Capture
     assert OperationStarted in kinds and OperationDone in kinds
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
+
+
+def test_a_failure_is_recorded_and_the_next_plan_says_so_until_it_succeeds(h: Harness) -> None:
+    h.write({"res/cpu.yml": compute()})
+    h.provider.refuse.add(("create", "cpu"))  # the provider fails it knowingly (a quota, a bad image)
+    assert not h.apply().ok
+    failure = h.state().failures["compute.cpu"]
+    assert failure["action"] == "create" and failure["error"] == "refused: create compute cpu"
+    assert not h.state().pending, "nothing to reconcile: the provider said it made nothing"
+    change = by_address(h.plan())["compute.cpu"]
+    assert change.action is Action.CREATE
+    assert change.reason == "last attempt failed: refused: create compute cpu; not in state: will be created"
+    h.provider.refuse.clear()
+    h.apply_ok()
+    assert h.state().failures == {}
+    assert by_address(h.plan())["compute.cpu"].reason == "up to date"
