@@ -122,6 +122,13 @@ def hash_path(path: Path, cache: DigestCache = _NO_CACHE) -> Content:
     return Content(h.hexdigest(), files)
 
 
+def is_digest(value: object) -> bool:
+    """A sha256 hex digest, or a non-empty mapping of them (content digests: not for reading)."""
+    if isinstance(value, dict):
+        return bool(value) and all(is_digest(v) for v in value.values())
+    return isinstance(value, str) and len(value) == 64 and all(ch in "0123456789abcdef" for ch in value)
+
+
 def describe_change(old: dict[str, str], new: dict[str, str], limit: int = 5) -> str:
     """``src/train.py`` / ``+data.csv`` / ``-old.csv``: which files changed."""
     changed = [f for f in new if f in old and old[f] != new[f]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,11 +48,37 @@ def field_changes(before: dict[str, Any], after: dict[str, Any], sensitive: froz
     return out
 
 
+_NEEDS_QUOTES = re.compile(r"^$|^[\s\[\]{}&*!|>'\"%@`#,?:-]|\s$|: | #|^(true|false|null|yes|no|~|[-+]?[0-9.]+)$", re.I)
+
+
+def show(value: Any) -> str:
+    """A value as a person reads it in YAML: ``true``, ``null``, ``{blue: 100}``, ``[a, b]``; strings bare
+    unless they would read as something else (then JSON-quoted)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value) if _NEEDS_QUOTES.search(value) or "\n" in value else value
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{show(k)}: {show(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    return str(value)
+
+
 def short(value: Any, limit: int = 60) -> str:
+    """``show`` cut to ``limit`` characters, for one-line reasons; None reads (none)."""
     if value is None:
         return "(none)"
-    text = value if isinstance(value, str) else repr(value)
+    text = value if isinstance(value, str) else show(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _fits(value: Any, limit: int = 60) -> bool:
+    return len(value if isinstance(value, str) else show(value)) <= limit
 
 
 def reason_for(changes: list[FieldChange], limit: int = 3) -> str:
@@ -63,8 +91,10 @@ def reason_for(changes: list[FieldChange], limit: int = 3) -> str:
             parts.append(f"{c.path} added: {short(c.after)}")
         elif c.after is None:
             parts.append(f"{c.path} removed")
-        else:
+        elif _fits(c.before) and _fits(c.after):
             parts.append(f"{c.path} changed: {short(c.before)} -> {short(c.after)}")
+        else:  # too long for one line: the plan shows the values whole, as a diff
+            parts.append(f"{c.path} changed")
     if len(changes) > limit:
         parts.append(f"and {len(changes) - limit} more")
     return "; ".join(parts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from mlplan.core.content import Content, describe_change
+from mlplan.core.content import Content, describe_change, is_digest
 from mlplan.core.diffing import FieldChange, reason_for
 from mlplan.engine.plan import Binding
 from mlplan.state.model import ResourceState
@@ -19,7 +19,7 @@ def diff_reason(rs: ResourceState, content: Mapping[str, Content], diffs: Iterab
         if old is not None and old != c.files:
             parts.append(f"{field_name} changed: {describe_change(old, c.files)}")
     # the digests of what was just named say nothing more
-    other = [d for d in diffs if not (_is_digest(d.before) and _is_digest(d.after))] if parts else diffs
+    other = [d for d in diffs if not (is_digest(d.before) and is_digest(d.after))] if parts else diffs
     if other:
         parts.append(reason_for(other))
     return "; ".join(parts) or reason_for(diffs)
@@ -29,9 +29,3 @@ def binding_reason(bindings: Iterable[Binding]) -> str:
     """What makes values of this change known only after apply: ``data.iris gets a new version``."""
     sources = sorted({str(b.source) for b in bindings})
     return "; ".join(f"{s} changes in this plan (its result is known after apply)" for s in sources)
-
-
-def _is_digest(value: object) -> bool:
-    if isinstance(value, dict):
-        return bool(value) and all(_is_digest(v) for v in value.values())
-    return isinstance(value, str) and len(value) == 64 and all(ch in "0123456789abcdef" for ch in value)

@@ -10,7 +10,7 @@ from typing import Any
 
 from mlplan.core.diffing import short
 from mlplan.engine import events as ev
-from mlplan.engine.plan import Action
+from mlplan.engine.render_text import SETTLE_SYMBOL, symbol
 
 _ORDER = [
     "create",
@@ -44,10 +44,6 @@ _VERB = {
 }
 
 
-def _symbol(action: str) -> str:
-    return Action(action).symbol if action in Action._value2member_map_ else "?"
-
-
 def summary(plan: dict[str, Any]) -> str:
     counts: dict[str, int] = {}
     for c in plan["changes"]:
@@ -75,38 +71,11 @@ def _has_work(plan: dict[str, Any]) -> bool:
     return bool(_changed(plan) or plan.get("reconcile"))
 
 
-def text(plan: dict[str, Any], verbose: bool = False) -> str:
-    lines = []
-    head = f"Project {plan['project']}, environment {plan['environment']}"
-    if plan.get("mode") == "destroy":
-        head += " (destroy)"
-    if plan.get("mode") == "refresh-only":
-        head += " (refresh only)"
-    lines.append(head + f" (state serial {plan['serial']}):")
-    shown = plan["changes"] if verbose else _changed(plan)
-    for c in shown:
-        sym = _symbol(c["action"])
-        lines.append(f"  {sym:>3} {c['address']}  ({c['action']})")
-        lines.append(f"        {c['reason']}")
-        for ch in c.get("changes", [])[:20]:
-            lines.append(f"        ~ {ch['path']}: {short(ch['before'])} -> {short(ch['after'])}")
-        if c["action"] in ("create", "shift_traffic") and c.get("after") and not c.get("changes"):
-            for k, v in sorted(c["after"].items()):
-                if v not in (None, {}, []):
-                    lines.append(f"        + {k}: {short(v)}")
-    for r in plan.get("reconcile", []):
-        lines.append(f"  {_SETTLE_SYMBOL[r['outcome']]:>3} {r['address']}  (interrupted {r['action']}: {r['outcome']})")
-        lines.append(f"        {r['reason']}")
-    for d in plan.get("diagnostics", []):
-        lines.append(f"  Warning: {d}")
-    if not plan.get("executable", True):
-        lines.append("  Warning: this plan was saved by an older mlplan: it can be shown, not applied")
-    lines.append(summary(plan))
-    return "\n".join(lines)
+def text(plan: dict[str, Any], verbose: bool = False, color: bool = False) -> str:
+    """The plan for a terminal (``color``: with ANSI colour) or a log."""
+    from mlplan.engine.render_text import text as render_text
 
-
-# how a reconciliation shows in a plan: what apply will do about an interrupted operation
-_SETTLE_SYMBOL = {"adopt": "+s", "retry": "!", "completed": "-s", "not_done": "!"}
+    return render_text(plan, color=color, verbose=verbose, summary_line=summary(plan))
 
 
 # GitHub refuses comments over 65,536 characters; keep room for what CI wraps around the plan.
@@ -140,12 +109,12 @@ def markdown(plan: dict[str, Any], limit: int = COMMENT_LIMIT) -> str:
     rows = ["| | address | action | why |", "|---|---|---|---|"]
     for r in plan.get("reconcile", []):
         reason = r["reason"].replace("|", "\\|")
-        rows.append(f"| `{_SETTLE_SYMBOL[r['outcome']]}` | `{r['address']}` | settle: {r['outcome']} | {reason} |")
+        rows.append(f"| `{SETTLE_SYMBOL[r['outcome']]}` | `{r['address']}` | settle: {r['outcome']} | {reason} |")
     fits(rows)
     shown = 0
     for c in changed:
         reason = c["reason"].replace("|", "\\|")
-        row = f"| `{_symbol(c['action'])}` | `{c['address']}` | {c['action']} | {reason} |"
+        row = f"| `{symbol(c['action'])}` | `{c['address']}` | {c['action']} | {reason} |"
         if not fits([row]):
             break
         rows.append(row)
@@ -178,12 +147,12 @@ def as_json(plan: dict[str, Any]) -> str:
     return json.dumps(plan, indent=2, sort_keys=True, default=str)
 
 
-def render(plan: dict[str, Any], fmt: str) -> str:
+def render(plan: dict[str, Any], fmt: str, color: bool = False) -> str:
     if fmt == "json":
         return as_json(plan)
     if fmt == "markdown":
         return markdown(plan)
-    return text(plan)
+    return text(plan, color=color)
 
 
 def progress_line(event: ev.Event) -> str | None:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from mlplan.core.diffing import show
 from mlplan.engine.address import Address
 from mlplan.engine.config import ResourceSpec
 from mlplan.engine.nodes.base import ApplyContext, NodeKind, Outcome, PlanContext, lifecycle_change, public
@@ -30,7 +31,7 @@ class SettingNode(NodeKind):
         if gone:
             split = rebalance(res.spec.get("traffic") or {}, gone)
             res = replace(res, spec={**res.spec, "traffic": split})
-            note = f"{', '.join(gone)} deleted by ttl: traffic {split or 'to no deployment'}; "
+            note = f"{', '.join(gone)} deleted by ttl: traffic {show(split) if split else 'to no deployment'}; "
         b = p.build(res)
         rs, observed = p.observed(res.address)
         if rs is None:

@@ -225,7 +225,7 @@ def test_a_deployment_reaped_by_ttl_gives_its_traffic_to_the_others_first(h: Har
     assert changes["online_deployment.ep/blue"].action is Action.DELETE
     shift = changes["traffic.ep"]
     assert shift.action is Action.SHIFT_TRAFFIC
-    assert shift.reason.startswith("blue deleted by ttl: traffic {'green': 100}")
+    assert shift.reason.startswith("blue deleted by ttl: traffic {green: 100}")
     h.provider.reset()
     h.apply_ok(plan)
     assert h.provider.ended_before_started("ep", "ep/blue"), "traffic moves off blue before blue is deleted"

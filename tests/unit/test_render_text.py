@@ -1,0 +1,56 @@
+"""The text plan, plain (files, pipes, CI logs) and coloured (a terminal), against golden files.
+
+Set MLPLAN_UPDATE_GOLDEN=1 to rewrite the golden files after an intended change, then read the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from mlplan.core.diffing import show
+from mlplan.engine.render import text
+
+GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
+PLAN = json.loads((GOLDEN / "plan.json").read_text())
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.mark.parametrize("color,name", [(False, "plan.txt"), (True, "plan.ansi.txt")])
+def test_the_text_plan_matches_its_golden_file(color: bool, name: str) -> None:
+    rendered = text(PLAN, color=color)
+    if os.environ.get("MLPLAN_UPDATE_GOLDEN"):
+        (GOLDEN / name).write_text(rendered)
+    assert rendered == (GOLDEN / name).read_text()
+
+
+def test_colour_changes_only_the_colours() -> None:
+    plain, coloured = text(PLAN), text(PLAN, color=True)
+    assert "\x1b[" not in plain and "\x1b[" in coloured
+    assert ANSI.sub("", coloured) == plain
+
+
+def test_what_a_reader_needs_is_there_once() -> None:
+    plain = text(PLAN)
+    assert "data.shared@latest" not in plain, "reads and no-ops are not changes"
+    assert "compute.same" not in plain
+    assert plain.count("size changed: small -> large") == 1, "the reason is not repeated as a field change"
+    assert "~ max_instances: 1 -> 2" in plain
+    assert "1111111111" not in plain and "conda_file changed: conda.yml" in plain, "files, not digests"
+    assert "+ n_estimators: 20" in plain or "n_estimators: 20" in plain, "a new run shows its inputs"
+    assert "+ ssh_public_access_enabled: false" in plain and "+ ssh_settings: (sensitive)" in plain
+    assert "+ python score.py --model ${{inputs.model}} --data ${{inputs.data}} --out ${{outputs.scores}} --batch 512" in plain
+    assert "Warning: endpoint churn has deployments but sends them no traffic" in plain
+    assert "+s compute.gpu  (interrupted create: adopt)" in plain
+
+
+@pytest.mark.parametrize(
+    "value,shown",
+    [(True, "true"), (None, "null"), ({"blue": 100}, "{blue: 100}"), (["a", 1], "[a, 1]"), ("a: b", '"a: b"'), ("3", '"3"')],
+)
+def test_values_are_shown_as_yaml_not_python(value: object, shown: str) -> None:
+    assert show(value) == shown
