@@ -159,5 +159,3 @@ def _lines(value: Any) -> list[str]:
     if isinstance(value, list):
         return [f"- {show(v)}" for v in value]
     return [show(value)]
-
-

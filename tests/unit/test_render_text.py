@@ -41,16 +41,27 @@ def test_what_a_reader_needs_is_there_once() -> None:
     assert plain.count("size changed: small -> large") == 1, "the reason is not repeated as a field change"
     assert "~ max_instances: 1 -> 2" in plain
     assert "1111111111" not in plain and "conda_file changed: conda.yml" in plain, "files, not digests"
-    assert "+ n_estimators: 20" in plain or "n_estimators: 20" in plain, "a new run shows its inputs"
+    inputs = (
+        "      + inputs:\n          train: {type: uri_file, path: azureml:churn-data:3}\n          n_estimators: 20\n"
+    )
+    assert inputs in plain, "a new run shows its inputs"
     assert "+ ssh_public_access_enabled: false" in plain and "+ ssh_settings: (sensitive)" in plain
-    assert "+ python score.py --model ${{inputs.model}} --data ${{inputs.data}} --out ${{outputs.scores}} --batch 512" in plain
+    whole = "--out ${{outputs.scores}} --batch 512"
+    assert f"+ python score.py --model ${{{{inputs.model}}}} --data ${{{{inputs.data}}}} {whole}" in plain, "not cut"
     assert "Warning: endpoint churn has deployments but sends them no traffic" in plain
     assert "+s compute.gpu  (interrupted create: adopt)" in plain
 
 
 @pytest.mark.parametrize(
     "value,shown",
-    [(True, "true"), (None, "null"), ({"blue": 100}, "{blue: 100}"), (["a", 1], "[a, 1]"), ("a: b", '"a: b"'), ("3", '"3"')],
+    [
+        (True, "true"),
+        (None, "null"),
+        ({"blue": 100}, "{blue: 100}"),
+        (["a", 1], "[a, 1]"),
+        ("a: b", '"a: b"'),
+        ("3", '"3"'),
+    ],
 )
 def test_values_are_shown_as_yaml_not_python(value: object, shown: str) -> None:
     assert show(value) == shown
