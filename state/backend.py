@@ -2,7 +2,7 @@
 
 A backend is ``Storage`` + ``Locker`` (see ``mlplan.state.base``); this class adds the logic on top
 that no backend re-implements. The state is recovered as the last snapshot plus every journal record
-whose serial is newer, so a crash at any point loses nothing whose end was reported.
+numbered after it (``seq``), so a crash at any point loses nothing whose end was reported.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from mlplan.core.errors import LockError, StateError
 from mlplan.state.base import JournalSink, Locker, LockInfo, Storage
-from mlplan.state.journal import Journal, apply_record, encode_state, parse_journal
+from mlplan.state.journal import Journal, apply_record, encode_state, parse_journal, record_seq
 from mlplan.state.model import State
 
 __all__ = [
@@ -69,7 +69,7 @@ class Backend(Storage, Locker):
         for record in records:
             if record.get("lineage") not in (None, state.lineage):
                 continue
-            if int(record["serial"]) > state.serial:
+            if record_seq(record) > state.seq:
                 apply_record(state, record)
         return state
 

@@ -1,8 +1,10 @@
 """The journal: a durable, thread-safe log of operations (group commit) compacted into snapshots.
 
-The state is recovered as the last snapshot plus every journal record whose serial is newer, so a
-crash at any point loses nothing whose end was reported. Every write goes to storage under the lock
-the journal was opened with.
+The state is recovered as the last snapshot plus every journal record numbered (``seq``) after it,
+so a crash at any point loses nothing whose end was reported. The serial, the number a person
+compares (and a saved plan checks), moves once per run: its first record carries the new serial,
+the rest of the run's records the same. Every write goes to storage under the lock the journal was
+opened with.
 """
 
 from __future__ import annotations
@@ -35,9 +37,15 @@ def parse_journal(data: bytes) -> Iterator[dict[str, Any]]:
             continue
 
 
+def record_seq(record: dict[str, Any]) -> int:
+    """A record's place in the journal (records written before ``seq`` existed were numbered by serial)."""
+    return int(record.get("seq", record["serial"]))
+
+
 def apply_record(state: State, record: dict[str, Any], resource: ResourceState | None = None) -> None:
     """Fold one journal record into ``state`` (``resource``: the record's resource, already built)."""
     state.serial = int(record["serial"])
+    state.seq = record_seq(record)
     kind = record["t"]
     if kind == "begin":
         state.pending[record["op"]] = PendingOp(
@@ -83,12 +91,16 @@ class Journal:
         self._synced = 0
         self._since_snapshot = 0
         self._lead = "\n"  # the first record starts a line of its own, after a torn one a crash may have left
+        self._serial: int | None = None  # the serial of this run's writes: the state's, plus one
 
     def _record(self, record: dict[str, Any], resource: ResourceState | None = None) -> None:
         body = json.dumps(record, separators=(",", ":"))[:-1]  # encoded outside the lock
         with self._lock:
-            record["serial"] = serial = self.state.serial + 1
-            line = f'{self._lead}{body},"serial":{serial},"lineage":"{self.state.lineage}"}}\n'
+            if self._serial is None:  # the first record of a run moves the serial, once
+                self._serial = self.state.serial + 1
+            record["serial"] = serial = self._serial
+            record["seq"] = seq = self.state.seq + 1
+            line = f'{self._lead}{body},"serial":{serial},"seq":{seq},"lineage":"{self.state.lineage}"}}\n'
             self._sink.append(line.encode())  # first: a refused write (lock lost) leaves the state as it was
             self._lead = ""
             apply_record(self.state, record, resource)

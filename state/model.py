@@ -59,7 +59,8 @@ class PendingOp:
 @dataclass
 class State:
     lineage: str = field(default_factory=lambda: str(uuid.uuid4()))
-    serial: int = 0
+    serial: int = 0  # moves once per write of the state: a snapshot written, or a run's first journal record
+    seq: int = 0  # of the last journal record folded in (records are numbered one by one)
     format_version: int = FORMAT_VERSION
     resources: dict[str, ResourceState] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
@@ -74,6 +75,7 @@ class State:
             "format_version": self.format_version,
             "lineage": self.lineage,
             "serial": self.serial,
+            "seq": self.seq,
             "resources": {k: v.to_json() for k, v in sorted(self.resources.items())},
             "outputs": self.outputs,
             "promotions": self.promotions,
@@ -90,6 +92,7 @@ class State:
         return cls(
             lineage=data["lineage"],
             serial=int(data["serial"]),
+            seq=int(data.get("seq", data["serial"])),  # before seq, records were numbered by the serial
             format_version=int(data["format_version"]),
             resources={k: ResourceState.from_json(v) for k, v in data.get("resources", {}).items()},
             outputs=data.get("outputs", {}),

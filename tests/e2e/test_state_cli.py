@@ -27,6 +27,12 @@ def test_state_list_show_and_file_mode(project: Path) -> None:
     assert data["id"] == "data/iris/versions/1" and data["version"] == "1"
     r = run_mlplan("-C", str(project), "state", "show", "data.nope")
     assert r.code == 1 and "not in state" in r.err
+    assert json.loads(run_mlplan("-C", str(project), "state", "pull").out)["serial"] == 1, "one apply: serial 1"
+    (project / "files/iris.csv").write_text("a,b\n5,6\n")
+    assert run_mlplan("-C", str(project), "apply", "--auto-approve").code == 0
+    assert json.loads(run_mlplan("-C", str(project), "state", "pull").out)["serial"] == 2, "and once per apply"
+    assert run_mlplan("-C", str(project), "plan").code == 0
+    assert json.loads(run_mlplan("-C", str(project), "state", "pull").out)["serial"] == 2, "a plan writes nothing"
 
 
 def test_state_rm_forgets_without_deleting_and_import_adopts(project: Path) -> None:

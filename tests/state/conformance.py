@@ -282,7 +282,7 @@ class BackendConformance:
         assert reopened.resources["compute.cpu"].attributes == {"max_instances": 1}
         assert list(reopened.pending) == ["op2"]
         assert reopened.pending["op2"].address == "compute.gpu" and reopened.pending["op2"].name == "gpu"
-        assert reopened.serial == 3
+        assert (reopened.seq, reopened.serial) == (3, 1), "three records of one run"
 
     def test_a_long_running_operations_token_survives_a_crash_and_a_compaction(self, kit: Kit) -> None:
         backend = kit.new()
@@ -353,7 +353,7 @@ class BackendConformance:
         state = kit.new().read()
         assert list(state.resources) == ["compute.cpu"]
         assert state.resources["compute.cpu"].attributes == {"max_instances": 1}
-        assert state.serial == 2
+        assert (state.seq, state.serial) == (2, 1)
         assert not state.pending
 
     def test_records_appended_after_a_torn_record_are_recovered(self, kit: Kit) -> None:
@@ -379,12 +379,12 @@ class BackendConformance:
         state = kit.new().read()
         assert sorted(state.resources) == ["compute.cpu", "data.iris"]
         assert list(state.pending) == ["op3"]
-        assert state.serial == 5
+        assert (state.seq, state.serial) == (5, 2), "five records of two runs"
 
     def test_journal_records_not_newer_than_the_snapshot_are_skipped(self, kit: Kit) -> None:
         backend = kit.new()
         held = backend.acquire("apply")
-        state = State(serial=5)
+        state = State(serial=5, seq=5)  # records written before seq existed are numbered by their serial
         state.resources["compute.cpu"] = rs(max_instances=5)
         backend.write_snapshot(encode_state(state), held)
         sink = backend.open_journal(held)
@@ -412,15 +412,15 @@ class BackendConformance:
         assert got.serial == 3 and got.lineage == state.lineage
         backend.release(held)
 
-    def test_every_write_and_journal_record_increments_the_serial(self, kit: Kit) -> None:
+    def test_the_serial_moves_once_per_write_and_per_run_and_seq_once_per_record(self, kit: Kit) -> None:
         backend = kit.new()
         held = backend.acquire("apply")
         state = backend.read()
-        assert state.serial == 0
+        assert (state.serial, state.seq) == (0, 0)
         backend.write(state, held)
         assert state.serial == 1 and kit.new().read().serial == 1
         journal = backend.journal(state, held)
-        serials = []
+        seen = []
         for step in (
             lambda: journal.begin("op", "compute.cpu", "create"),
             lambda: journal.end("op", "compute.cpu", rs()),
@@ -429,13 +429,19 @@ class BackendConformance:
             lambda: journal.set("outputs", {"x": 1}),
         ):
             step()
-            serials.append((journal.state.serial, kit.new().read().serial))
-        assert serials == [(2, 2), (3, 3), (4, 4), (5, 5), (6, 6)]
+            read = kit.new().read()
+            seen.append((journal.state.serial, journal.state.seq, read.serial, read.seq))
+        assert seen == [(2, 1, 2, 1), (2, 2, 2, 2), (2, 3, 2, 3), (2, 4, 2, 4), (2, 5, 2, 5)], "one run: one serial"
         journal.close()  # compaction folds, it does not count
-        assert kit.new().read().serial == 6
+        assert (kit.new().read().serial, kit.new().read().seq) == (2, 5)
         backend.write(state, held)
         got = kit.new().read()
-        assert got.serial == 7 and got.outputs == {"x": 1} and list(got.resources) == ["compute.cpu"]
+        assert got.serial == 3 and got.outputs == {"x": 1} and list(got.resources) == ["compute.cpu"]
+        again = backend.journal(got, held)
+        again.begin("op3", "compute.cpu", "update")
+        again.end("op3", "compute.cpu", rs())
+        again.close()
+        assert (kit.new().read().serial, kit.new().read().seq) == (4, 7), "the next run moves it once more"
         backend.release(held)
 
     def test_journal_close_compacts_into_a_snapshot(self, kit: Kit) -> None:
@@ -447,7 +453,7 @@ class BackendConformance:
         journal.close()
         assert backend.read_journal() == b""
         snap = json.loads(backend.read_snapshot() or b"")
-        assert "compute.cpu" in snap["resources"] and snap["serial"] == 2
+        assert "compute.cpu" in snap["resources"] and (snap["serial"], snap["seq"]) == (1, 2)
         backend.release(held)
 
     def test_the_journal_compacts_every_compact_every_records(self, kit: Kit) -> None:
@@ -458,12 +464,12 @@ class BackendConformance:
         for i in range(4):
             journal.begin(f"op{i}", f"compute.c{i}", "create")
             journal.end(f"op{i}", f"compute.c{i}", rs(f"compute.c{i}"))
-        # records 1-3 and 4-6 were compacted; 7 and 8 are in the journal only
-        assert json.loads(backend.read_snapshot() or b"")["serial"] == 6
-        assert json.loads(backend.read_backup() or b"")["serial"] == 3
-        assert [r["serial"] for r in parse_journal(backend.read_journal())] == [7, 8]
+        # records 1-3 and 4-6 were compacted; 7 and 8 are in the journal only (all of one run: serial 1)
+        assert json.loads(backend.read_snapshot() or b"")["seq"] == 6
+        assert json.loads(backend.read_backup() or b"")["seq"] == 3
+        assert [(r["seq"], r["serial"]) for r in parse_journal(backend.read_journal())] == [(7, 1), (8, 1)]
         got = kit.new().read()
-        assert got.serial == 8 and sorted(got.resources) == [f"compute.c{i}" for i in range(4)]
+        assert (got.seq, got.serial) == (8, 1) and sorted(got.resources) == [f"compute.c{i}" for i in range(4)]
         journal.close()
         backend.release(held)
 
@@ -534,7 +540,7 @@ class BackendConformance:
     # begin op3, close (compacts again). It stops at a crash point, or is abandoned after begin op3.
     CRASHES = {
         # case: crash point and arrival (None: abandoned after begin op3), what the storage holds then
-        # (snapshot serial, journal serials), what is recovered (pending operations, serial)
+        # (snapshot seq, journal seqs), what is recovered (pending operations, seq); the serial is 1 (one run)
         "after_begin, abandoned": (None, (4, [5]), (["op3"], 5)),
         "after_end, before the first snapshot": (("before_snapshot", 1), (None, [1, 2, 3, 4]), ([], 4)),
         "after the first snapshot, before truncating": (("after_snapshot", 1), (4, [1, 2, 3, 4]), ([], 4)),
@@ -567,10 +573,11 @@ class BackendConformance:
 
         successor = kit.new()
         snapshot = successor.read_snapshot()
-        assert (json.loads(snapshot)["serial"] if snapshot else None) == snapshot_serial
-        assert journal_serials == [r["serial"] for r in parse_journal(successor.read_journal())]
+        assert (json.loads(snapshot)["seq"] if snapshot else None) == snapshot_serial
+        assert journal_serials == [r["seq"] for r in parse_journal(successor.read_journal())]
         state = successor.read()
-        assert (sorted(state.resources), sorted(state.pending), state.serial) == (resources, pending, serial)
+        assert (sorted(state.resources), sorted(state.pending), state.seq) == (resources, pending, serial)
+        assert state.serial == 1
         assert state.lineage == lineage
         assert state.resources["compute.c2"].attributes == {"n": 2}
         if pending:
@@ -589,6 +596,6 @@ class BackendConformance:
         final = kit.new().read()
         assert sorted(final.resources) == sorted([*resources, *(["compute.c3"] if pending else []), "compute.c4"])
         assert not final.pending
-        assert final.serial == serial + len(pending) + 2
+        assert final.seq == serial + len(pending) + 2 and final.serial == 2, "two runs"
         assert successor.read_journal() == b""
-        assert json.loads(successor.read_snapshot() or b"")["serial"] == final.serial
+        assert json.loads(successor.read_snapshot() or b"")["seq"] == final.seq
