@@ -98,7 +98,7 @@ REGISTRY: dict[str, KindFacts] = {
             "online_deployment",
             "resource",
             schemas=(("managedonlinedeployment", "managed"), ("kubernetesonlinedeployment", "kubernetes")),
-            path_fields=("code_configuration.code", "environment.conda_file", "environment.build.path"),
+            path_fields=("code_configuration.code", "model.path", "environment.conda_file", "environment.build.path"),
             parent="online_endpoint",
             parent_field="endpoint_name",
         ),

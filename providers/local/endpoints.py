@@ -221,12 +221,23 @@ class OnlineDeploymentType(ResourceType):
             ]
         problems = check_fields(spec, {"instance_count": int, "app_insights_enabled": bool})
         model = spec.get("model")
-        if not isinstance(model, str) or not model.startswith("azureml:") or model.startswith("azureml://"):
+        if isinstance(model, dict):  # an inline model, as in Microsoft's samples: registered anonymously
+            path = model.get("path")
+            if not isinstance(path, str) or is_remote(path):
+                problems.append(
+                    Problem(
+                        ("model", "path"),
+                        f"an inline model needs a local path: {path!r} is {NOT_LOCAL}",
+                        "write model: {path: ./model} (a local file or folder), or refer to a registered model",
+                    )
+                )
+        elif not isinstance(model, str) or not model.startswith("azureml:") or model.startswith("azureml://"):
             problems.append(
                 Problem(
                     ("model",),
-                    f"an inline or URI model is {NOT_LOCAL}",
-                    "register the model and refer to it as azureml:<name>:<version> or azureml:<name>@latest",
+                    f"a URI model is {NOT_LOCAL}",
+                    "refer to a registered model as azureml:<name>:<version> or azureml:<name>@latest,"
+                    " or write the model inline: model: {path: ./model}",
                 )
             )
         code = (spec.get("code_configuration") or {}).get("code")
@@ -256,7 +267,7 @@ class OnlineDeploymentType(ResourceType):
         spec = desired.spec
         cc = spec.get("code_configuration") or {}
         return {
-            "model": spec.get("model"),
+            "model": _model_reference(desired),
             "code": desired.content.get("code_configuration.code"),
             "scoring_script": cc.get("scoring_script"),
             "environment": spec.get("environment"),
@@ -316,7 +327,10 @@ class OnlineDeploymentType(ResourceType):
         for rel in list_files(code_src):
             (code_dir / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(code_src / rel, code_dir / rel)
-        m = ASSET.match(str(spec["model"]))
+        reference = _model_reference(desired)
+        if isinstance(spec["model"], dict):
+            _register_anonymous(ctx, desired, reference)
+        m = ASSET.match(str(reference))
         if m is None:
             raise ProviderError(f"model {spec['model']!r} is not resolved to a version")
         model_dir = asset_dir(ctx, "model", m.group(1), m.group(2))
@@ -427,6 +441,41 @@ class OnlineDeploymentType(ResourceType):
             if server is not None:
                 serving.stop(server)
                 serving.release_port(workspace_root(ctx), server.port)
+
+
+def _model_reference(desired: Desired) -> Any:
+    """A deployment's model as Azure ML reports it: a registered version, or for an inline model the
+    anonymous version registered from its content (named after the content's digest, version 1)."""
+    model = desired.spec.get("model")
+    if not isinstance(model, dict):
+        return model
+    digest = desired.content.get("model.path", "")
+    return f"azureml:{ANONYMOUS_PREFIX}{digest[:16]}:1"
+
+
+ANONYMOUS_PREFIX = "anonymous-"
+
+
+def _register_anonymous(ctx: Context, desired: Desired, reference: str) -> None:
+    """Register an inline model's files as its anonymous version, once per content (like Azure ML)."""
+    from mlplan.providers.local.assets import ModelType
+
+    name = reference.removeprefix("azureml:").rsplit(":", 1)[0]
+    models = ModelType()
+    if models.lookup(ctx, name, "1") is not None:
+        return  # the same content is registered already
+    model = desired.spec["model"]
+    inline = Desired(
+        kind="model",
+        name=name,
+        spec={"path": model["path"], "type": model.get("type", "custom_model")},
+        base_dir=desired.base_dir,
+        version="1",
+        content={"path": desired.content.get("model.path", "")},
+        tags={k: v for k, v in desired.tags.items() if k in OWNERSHIP_TAGS},
+        project=desired.project,
+    )
+    models.create(ctx, inline)
 
 
 # -- traffic -----------------------------------------------------------------------------------------

@@ -39,6 +39,11 @@ ACCEPTED: dict[str, dict[str, str]] = {
         "online_deployment.sample-endpoint/green": "create",
         "traffic.sample-endpoint": "shift_traffic",
     },
+    "managed-online-inline": {
+        "online_endpoint.inline-endpoint": "create",
+        "online_deployment.inline-endpoint/blue": "create",
+        "traffic.inline-endpoint": "shift_traffic",
+    },
     "command-jobs": {
         CURATED: "read",  # a curated environment: a data source that exists
         "compute.cpu-cluster": "create",
@@ -120,7 +125,10 @@ def test_accepted_project_validates_and_plans(tmp_path: Path, name: str) -> None
     assert "Traceback" not in r.text, r.text
     changes = plan_json(root)
     assert {a: c["action"] for a, c in changes.items()} == ACCEPTED[name]
-    if name == "managed-online":
+    if name == "managed-online-inline":
+        inline = changes["online_deployment.inline-endpoint/blue"]["after"]["model"]
+        assert inline.startswith("azureml:anonymous-") and inline.endswith(":1"), inline
+    elif name == "managed-online":
         blue = changes["online_deployment.sample-endpoint/blue"]
         green = changes["online_deployment.sample-endpoint/green"]
         assert set(blue["depends_on"]) >= {"model.sample-regression-model", "online_endpoint.sample-endpoint"}
@@ -164,6 +172,35 @@ def test_inline_environment_conda_change_updates_the_deployment(online: Path) ->
     assert changes["online_deployment.sample-endpoint/green"]["action"] == "update"
     blue = changes["online_deployment.sample-endpoint/blue"]
     assert blue["action"] == "update", f"blue's inline conda_file changed, but: {blue['action']} ({blue['reason']})"
+
+
+def test_an_inline_model_is_served_and_a_new_version_of_it_updates_the_deployment(tmp_path: Path) -> None:
+    """Microsoft's sample shape: `model: {path: ...}` in the deployment, registered anonymously by content."""
+    root = copy_project(tmp_path, "managed-online-inline")
+    started: list[int] = []
+    try:
+        r = run_mlplan("-C", str(root), "apply", "--auto-approve")
+        started = server_pids(root)
+        assert r.code == 0, r.text
+        r = run_mlplan("-C", str(root), "output", "--json", "--show-sensitive")
+        endpoint = json.loads(r.out)["resources"]["online_endpoint.inline-endpoint"]
+        uri, key = endpoint["scoring_uri"], endpoint["keys"]["primary_key"]
+        body = json.loads((FIXTURES / "managed-online-inline/sample-request.json").read_text())
+        assert score(uri, key, body, "blue") == (200, [12.5, 10.0], "blue")
+        assert run_mlplan("-C", str(root), "plan", "--detailed-exitcode").code == 0
+        model = root / "model/linear_model.json"
+        model.write_text(model.read_text().replace('"intercept": 10.0', '"intercept": 20.0'))
+        change = plan_json(root)["online_deployment.inline-endpoint/blue"]
+        assert change["action"] == "update", change
+        assert [c["path"] for c in change["changes"]] == ["model"], change["changes"]
+        r = run_mlplan("-C", str(root), "apply", "--auto-approve")
+        assert r.code == 0, r.text
+        assert score(uri, key, body, "blue") == (200, [22.5, 20.0], "blue")
+        anonymous = sorted(p.name for p in (root / ".mlplan/local-workspace/models").iterdir())
+        assert len(anonymous) == 2 and all(n.startswith("anonymous-") for n in anonymous), anonymous
+        assert run_mlplan("-C", str(root), "plan", "--detailed-exitcode").code == 0
+    finally:
+        destroy(root, started)
 
 
 def test_command_jobs_run_and_destroy(tmp_path: Path) -> None:
@@ -256,7 +293,6 @@ REFUSED: dict[str, list[tuple[str, str, str, str]]] = {
         ("sklearn-deployment.yml", "$schema:", "online_deployment.mlflow-endpoint/sklearn-deployment", "code_config")
     ],
     # the exact shape of the managed/sample deployment: `model: {path: ...}` inline
-    "inline-model": [("blue-deployment.yml", "model:", "online_deployment.inline-endpoint/blue", "inline")],
 }
 
 
