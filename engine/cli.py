@@ -78,8 +78,11 @@ def validate(obj: Obj, variables: tuple[str, ...], no_sdk: bool) -> None:
     from mlplan.providers.azure.loaders import loader_problems
 
     try:
-        config = open_session(obj, variables).config
+        session = open_session(obj, variables)
+        config = session.config
         diags = []
+        for warning in session.warnings:
+            err(warning.render().replace("Error: ", "Warning: ", 1))
     except ValidationFailed as exc:
         if not isinstance(exc.partial, Config):
             raise

@@ -49,9 +49,11 @@ def variables_hash(config: Config) -> str:
     return hashlib.sha256(json.dumps(config.variables, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def validate(config: Config, provider: Provider) -> None:
-    """Ask the provider about every desired resource; all problems at once, with file:line."""
+def validate(config: Config, provider: Provider) -> list[Diagnostic]:
+    """Ask the provider about every desired resource: all problems at once, with file:line (raised); the
+    warnings are returned, for the plan to show."""
     diags: list[Diagnostic] = []
+    warnings: list[Diagnostic] = []
     for res in config.resources.values():
         rt = provider.resource_type(res.address.kind)
         if rt is None:
@@ -64,9 +66,10 @@ def validate(config: Config, provider: Provider) -> None:
             continue
         desired = make_desired(res.address, res.spec, res.base_dir, res.subtype, {}, config.project)
         for p in rt.validate(desired):
-            diags.append(res.diag(p.message, p.path, hint=p.hint))
+            (warnings if p.warning else diags).append(res.diag(p.message, p.path, hint=p.hint))
     if diags:
         raise ValidationFailed(diags)
+    return warnings
 
 
 def make_plan(
@@ -78,6 +81,7 @@ def make_plan(
     options: PlanOptions,
     emit: Emit = quiet,
     redactor: Redactor | None = None,
+    warnings: tuple[Diagnostic, ...] = (),
 ) -> Plan:
     reading = options.refresh or options.refresh_only
     obs = refresh(
@@ -129,7 +133,8 @@ def make_plan(
         mode=mode,
         reconcile=steps if mode != "refresh-only" else (),
     )
-    return dataclasses.replace(plan, diagnostics=tuple(gates.unenforced(config, plan)))
+    shown = [w.render().removeprefix("Error: ") for w in warnings] if mode == "normal" else []
+    return dataclasses.replace(plan, diagnostics=(*shown, *gates.unenforced(config, plan)))
 
 
 def _plan_all(p: PlanContext) -> list[ResourceChange]:

@@ -39,6 +39,7 @@ class Session:
     lock_timeout: float = 0.0
     redactor: Redactor = field(default_factory=lambda: Redactor(()))
     lock: LockInfo | None = None  # the state lock while locked_state holds it; every write is made under it
+    warnings: tuple[Diagnostic, ...] = ()  # what the provider warns of (shown with the plan and by validate)
 
 
 def open_backend(config: Config) -> Backend:
@@ -74,18 +75,18 @@ def open_session(
     lock_timeout: float = 0.0,
     log: Callable[[str], None] = lambda _m: None,
 ) -> Session:
-    config, graph, provider, redactor = _load_all(root, env, cli_vars)
+    config, graph, provider, redactor, warnings = _load_all(root, env, cli_vars)
     # What was just loaded lives as long as the command: keep the cyclic GC from walking it again
     # and again (a fifth of a large plan's time otherwise).
     gc.freeze()
     gc.set_threshold(100_000, 50, 50)  # and collect rarely: a command lives seconds, not days
     ctx = Context(config.project, config.environment.name, config.root, config.environment.workspace, log)
-    return Session(config, graph, open_backend(config), provider, ctx, lock_timeout, redactor)
+    return Session(config, graph, open_backend(config), provider, ctx, lock_timeout, redactor, warnings=warnings)
 
 
 def _load_all(
     root: Path, env: str | None, cli_vars: Mapping[str, str] | None
-) -> tuple[Config, Graph, Provider, Redactor]:
+) -> tuple[Config, Graph, Provider, Redactor, tuple[Diagnostic, ...]]:
     """Load, build the graph and ask the provider; every problem of every step reported at once."""
     problems: list[Diagnostic] = []
     try:
@@ -100,13 +101,14 @@ def _load_all(
     except ValidationFailed as exc:
         problems += exc.diagnostics
     provider, redactor = open_provider(config)
+    warnings: list[Diagnostic] = []
     try:
-        validate(config, provider)
+        warnings = validate(config, provider)
     except ValidationFailed as exc:
         problems += exc.diagnostics
     if problems or graph is None:
         raise ValidationFailed(problems, partial=config)
-    return config, graph, provider, redactor
+    return config, graph, provider, redactor, tuple(warnings)
 
 
 @contextmanager

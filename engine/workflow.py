@@ -34,7 +34,15 @@ def plan(session: Session, state: State, options: PlanOptions, emit: Emit = quie
         if t not in session.config.resources and str(t) not in state.resources:
             raise UsageError(f"{t} is not a resource of this project (see `mlplan state list`)")
     result = make_plan(
-        session.config, session.graph, state, session.provider, session.ctx, options, emit, session.redactor
+        session.config,
+        session.graph,
+        state,
+        session.provider,
+        session.ctx,
+        options,
+        emit,
+        session.redactor,
+        session.warnings,
     )
     session.config.digests.save()  # a cache of file digests under .mlplan/cache, not state
     return result

@@ -48,11 +48,13 @@ def token_hash(value: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """A provider's objection to a desired spec; the engine adds file, line and address."""
+    """A provider's objection to a desired spec; the engine adds file, line and address. A ``warning``
+    does not stop the plan: it is shown with it (and in the PR comment)."""
 
     path: tuple[str, ...]
     message: str
     hint: str | None = None
+    warning: bool = False
 
 
 def check_fields(spec: dict[str, Any], rules: dict[str, Any]) -> list[Problem]:

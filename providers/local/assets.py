@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from mlplan.core.clock import now_iso
 from mlplan.core.content import hash_path, list_files
@@ -18,6 +21,7 @@ from mlplan.providers.base import (
     ResourceType,
     check_fields,
 )
+from mlplan.providers.local.packages import install_hint, unmet, wanted
 from mlplan.providers.local.paths import JOB_OUTPUT, resolve
 from mlplan.providers.local.workspace import (
     META,
@@ -212,6 +216,33 @@ class AssetType(ResourceType):
             write_json_atomic(folder / META, meta)
 
 
+def conda_problems(spec: dict[str, Any], base_dir: Path, where: tuple[str, ...]) -> list[Problem]:
+    """A warning naming the packages an environment's conda file lists that the interpreter running local
+    jobs and deployments lacks (``where``: the environment's path in the spec, for an inline one)."""
+    conda = spec.get("conda_file")
+    if isinstance(conda, str) and not is_remote(conda):
+        path = base_dir / conda
+        if not path.is_file():
+            return []  # the loader reports a missing file
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))
+    else:
+        loaded = conda  # an inline conda specification
+    if not isinstance(loaded, dict):
+        return []
+    missing = unmet(wanted(loaded))
+    if not missing:
+        return []
+    return [
+        Problem(
+            (*where, "conda_file"),
+            f"the local provider runs jobs and deployments with {sys.executable}, which lacks what the conda"
+            f" file asks for: {', '.join(missing)}",
+            install_hint(missing),
+            warning=True,
+        )
+    ]
+
+
 def _dotted(spec: dict[str, Any], dotted: str) -> Any:
     node: Any = spec
     for part in dotted.split("."):
@@ -262,7 +293,7 @@ class EnvironmentType(AssetType):
         return out
 
     def validate(self, desired: Desired) -> list[Problem]:
-        problems = super().validate(desired)
+        problems = super().validate(desired) + conda_problems(desired.spec, desired.base_dir, ())
         if desired.spec.get("image") and desired.spec.get("build"):
             problems.append(
                 Problem(

@@ -37,7 +37,7 @@ from mlplan.providers.base import (
     token_hash,
 )
 from mlplan.providers.local import serving
-from mlplan.providers.local.assets import NOT_LOCAL, user_tags
+from mlplan.providers.local.assets import NOT_LOCAL, conda_problems, user_tags
 from mlplan.providers.local.paths import ASSET, asset_dir
 from mlplan.providers.local.workspace import read_json, remove_tree, workspace_root, write_json_atomic
 
@@ -220,6 +220,8 @@ class OnlineDeploymentType(ResourceType):
                 )
             ]
         problems = check_fields(spec, {"instance_count": int, "app_insights_enabled": bool})
+        if isinstance(spec.get("environment"), dict):  # an inline environment
+            problems += conda_problems(spec["environment"], desired.base_dir, ("environment",))
         model = spec.get("model")
         if isinstance(model, dict):  # an inline model, as in Microsoft's samples: registered anonymously
             path = model.get("path")

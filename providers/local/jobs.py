@@ -40,7 +40,7 @@ from mlplan.providers.base import (
     Problem,
     ResourceType,
 )
-from mlplan.providers.local.assets import NOT_LOCAL, user_tags
+from mlplan.providers.local.assets import NOT_LOCAL, conda_problems, user_tags
 from mlplan.providers.local.logs import failure_cause, last_lines
 from mlplan.providers.local.paths import ASSET, JOB_OUTPUT, resolve
 from mlplan.providers.local.serving import zombie
@@ -116,6 +116,8 @@ class JobType(ResourceType):
                         "use a data asset (azureml:<name>:<version> or azureml:<name>@latest) or a local path",
                     )
                 )
+        if isinstance(spec.get("environment"), dict):  # an inline environment
+            problems += conda_problems(spec["environment"], desired.base_dir, ("environment",))
         command = spec.get("command") or ""
         inputs, outputs = spec.get("inputs") or {}, spec.get("outputs") or {}
         for m in BINDING.finditer(command):
