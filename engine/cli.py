@@ -152,9 +152,10 @@ def plan(
 
 def _plan_and_show(obj: Obj, options: PlanOptions, fmt: str, variables: tuple[str, ...], lock_timeout: str) -> Plan:
     from mlplan.engine import render, workflow
-    from mlplan.engine.session import locked_state
+    from mlplan.engine.session import locked_state, require_ready
 
     session = open_session(obj, variables, lock_timeout)
+    require_ready(session)  # before the state lock: what the user can act on first
     with locked_state(session, "plan") as state:
         the_plan = workflow.plan(session, state, options, progress(fmt))
     click.echo(render.render(the_plan.to_json(), fmt))

@@ -50,6 +50,12 @@ class EnvironmentConfig:
     approval: dict[str, Any]
     ttl: dict[str, timedelta]
     parallelism: int
+    # mlplan.yaml lines of the environment's settings, for messages: "provider", "backend"
+    lines: dict[str, int | None] = field(default_factory=dict)
+
+    def where(self, setting: str) -> str:
+        line = self.lines.get(setting)
+        return f"{PROJECT_FILE}:{line}" if line else PROJECT_FILE
 
 
 @dataclass

@@ -116,6 +116,10 @@ def environment(body: LineDict, env_name: str) -> EnvironmentConfig:
         approval=dict(block.get("approval") or {}),
         ttl=ttl,
         parallelism=int(block.get("parallelism", 10)),
+        lines={
+            "provider": line_for_path(body, ("environments", env_name, "provider")),
+            "backend": line_for_path(body, ("environments", env_name, "state", "backend")),
+        },
     )
 
 

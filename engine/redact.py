@@ -176,6 +176,7 @@ class RedactingProvider(Provider):
     def __init__(self, inner: Provider, redactor: Redactor) -> None:
         self.inner = inner
         self.name = inner.name
+        self.ready = inner.ready
         self._types: dict[str, ResourceType | None] = {}
         self.redactor = redactor
 

@@ -15,6 +15,8 @@ from mlplan.core.errors import (
     Diagnostic,
     LockError,
     MlplanError,
+    ProviderError,
+    StateError,
     ValidationFailed,
 )
 from mlplan.engine import graph as graph_mod
@@ -43,7 +45,25 @@ class Session:
 
 
 def open_backend(config: Config) -> Backend:
-    return registry.open_backend(config.environment.state, config.root, config.environment.name)
+    """The environment's state backend; one this version cannot open fails when used (file:line), so that
+    commands that do not need state (``validate``) still work."""
+    env = config.environment
+    try:
+        return registry.open_backend(env.state, config.root, env.name)
+    except StateError as exc:
+        return registry.Unavailable(StateError(f"{env.where('backend')}: {exc}"))
+
+
+def require_ready(session: Session) -> None:
+    """Refuse (with file:line) to plan or apply with a provider that can only validate so far."""
+    provider, env = session.provider, session.config.environment
+    if not provider.ready:
+        raise ProviderError(
+            f"{env.where('provider')}: environment {env.name!r} uses the {provider.name} provider, which this"
+            f" version of mlplan can validate (`mlplan -e {env.name} validate`, offline) but not plan or apply"
+            " yet; the README says what works where",
+            provider=provider.name,
+        )
 
 
 def open_provider(config: Config) -> tuple[Provider, Redactor]:

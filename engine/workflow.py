@@ -22,13 +22,14 @@ from mlplan.engine.nodes.base import resource_type
 from mlplan.engine.outputs import stored_outputs
 from mlplan.engine.plan import Action, Plan
 from mlplan.engine.planner import PlanOptions, make_plan
-from mlplan.engine.session import Session, held_lock, locked_state
+from mlplan.engine.session import Session, held_lock, locked_state, require_ready
 from mlplan.state.backend import Journal
 from mlplan.state.model import ResourceState, State
 
 
 def plan(session: Session, state: State, options: PlanOptions, emit: Emit = quiet) -> Plan:
     """A plan against ``state`` (read under the caller's lock); it writes nothing."""
+    require_ready(session)
     options = dataclasses.replace(options, parallelism=options.parallelism or session.config.environment.parallelism)
     for t in (*options.targets, *options.replace):
         if t not in session.config.resources and str(t) not in state.resources:
@@ -130,6 +131,7 @@ def run_apply(
     stop: threading.Event | None = None,
 ) -> ApplyReport:
     """The whole of an apply (or destroy), under the state lock."""
+    require_ready(session)
     with locked_state(session, request.what) as state:
         if request.saved is not None:
             check_fresh(request.saved, session, state, emit)

@@ -11,6 +11,7 @@ from typing import Any
 
 REGISTRY: dict[str, str] = {
     "local": "mlplan.providers.local:LocalProvider",
+    "azure": "mlplan.providers.azure:AzureProvider",  # validates offline; plan and apply not yet
 }
 
 

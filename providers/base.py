@@ -262,6 +262,7 @@ class Provider(ABC):
     """A family of resource types talking to one backend (the local disk, or Azure)."""
 
     name: str = ""
+    ready: bool = True  # False: it validates files, but plan and apply are refused (a provider being built)
 
     @abstractmethod
     def resource_type(self, kind: str) -> ResourceType | None:

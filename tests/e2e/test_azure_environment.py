@@ -1,0 +1,39 @@
+"""An azure environment validates offline; plan, apply and state refuse it with the line to look at, until the
+azure provider and the azureblob backend land. Nothing is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import run_mlplan
+
+PRD = """
+environments:
+  prd:
+    provider: azure
+    workspace: {subscription_id: 00000000-0000-0000-0000-000000000000, resource_group: rg, workspace_name: ws}
+    state:
+      backend: azureblob
+      account_url: https://acct.blob.core.windows.net
+      container: state
+      blob: prd.json
+"""
+
+
+def test_an_azure_environment_validates_offline_and_refuses_to_plan_with_file_and_line(project: Path) -> None:
+    config = project / "mlplan.yaml"
+    config.write_text(config.read_text() + PRD)
+    provider_line = config.read_text().splitlines().index("    provider: azure") + 1
+    backend_line = config.read_text().splitlines().index("      backend: azureblob") + 1
+    v = run_mlplan("-C", str(project), "-e", "prd", "validate")  # with the azure-ai-ml loaders, no Azure call
+    assert v.code == 0, v.text
+    assert "The configuration is valid: 4 resource(s) in environment prd." in v.out
+    for command in (("plan",), ("apply", "--auto-approve"), ("destroy", "--auto-approve"), ("drift",)):
+        r = run_mlplan("-C", str(project), "-e", "prd", *command)
+        assert r.code == 1, (command, r.text)
+        assert f"Error: mlplan.yaml:{provider_line}: environment 'prd' uses the azure provider" in r.err, r.err
+        assert "can validate (`mlplan -e prd validate`, offline) but not plan or apply yet" in r.err
+    r = run_mlplan("-C", str(project), "-e", "prd", "state", "list")
+    assert r.code == 1
+    assert f"mlplan.yaml:{backend_line}: state backend 'azureblob' is not available in this version" in r.err
+    assert not (project / ".mlplan").exists(), "nothing written"
