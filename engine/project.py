@@ -28,7 +28,7 @@ def read(root: Path) -> LineDict:
                 Diagnostic(
                     f"no {PROJECT_FILE} in {root}",
                     hint=f"run mlplan from the project root, pass -C DIR, or create {PROJECT_FILE}"
-                    " (see docs/mlplan.example.yaml)",
+                    " (`mlplan init` writes one; `mlplan init --example` prints every setting, annotated)",
                 )
             ]
         )
@@ -81,7 +81,7 @@ def schema_check(body: LineDict, out: list[Diagnostic]) -> None:
                 f"{where}: {err.message}",
                 file=PROJECT_FILE,
                 line=line_for_path(body, path),
-                hint="see docs/mlplan.example.yaml or the JSON Schema engine/schema/mlplan.schema.json",
+                hint="`mlplan init --example` prints every setting, annotated; `mlplan init --schema` its JSON Schema",
             )
         )
 

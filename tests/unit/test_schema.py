@@ -11,7 +11,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "engine/schema/mlplan.schema.json").read_text())
-PROJECT_FILES = [*sorted(REPO.glob("examples/*/mlplan.yaml")), REPO / "docs/mlplan.example.yaml"]
+PROJECT_FILES = [*sorted(REPO.glob("examples/*/mlplan.yaml")), REPO / "engine/schema/mlplan.example.yaml"]
 
 
 def test_schema_is_valid_draft_2020_12() -> None:
