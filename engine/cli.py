@@ -127,18 +127,19 @@ def plan(
     variables: tuple[str, ...],
     lock_timeout: str,
 ) -> None:
-    """Show what apply would change, and why.
+    """Show what apply would change, and why, with warnings (an endpoint that routes no traffic).
 
     \b
     Examples:
       mlplan plan
       mlplan plan --out plan.json --detailed-exitcode
       mlplan -e dev plan --var algorithm=majority --format markdown
+      mlplan plan -e dev                           # -e and -C also go after the command
       mlplan plan --target model.iris --replace environment.sklearn
       mlplan plan --destroy --out destroy.json     # review a destroy, then: mlplan apply destroy.json
 
-    --refresh-only cannot be combined with --destroy, --target, --replace or --no-refresh, nor --destroy
-    with --target or --replace; --json is --format json.
+    Flags that contradict each other are refused: --refresh-only with --destroy, --target, --replace
+    or --no-refresh; --destroy with --target or --replace; --json with another --format.
     """
     fmt = output_format(fmt, as_json)
     the_plan = _plan_and_show(

@@ -245,7 +245,9 @@ format_option = click.option(
     show_default=True,
     help="Output format.",
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Alias of --format json.")
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Alias of --format json (not with another --format)."
+)
 
 
 def with_options(options: list[Callable[[F], F]]) -> Callable[[F], F]:
