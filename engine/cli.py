@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -19,17 +19,20 @@ from mlplan.engine.cli_common import (
     CONTEXT,
     Obj,
     address,
+    confirmation,
     err,
     format_option,
     json_option,
     load_plan,
     lock_option,
     open_session,
+    output_values,
     plan_options,
     progress,
     var_option,
     with_options,
 )
+from mlplan.engine.cli_flags import accept_global_options, check_saved_plan_flags, check_saved_plan_vars, output_format
 
 if TYPE_CHECKING:
     from mlplan.engine.plan import Plan
@@ -127,16 +130,21 @@ def plan(
     variables: tuple[str, ...],
     lock_timeout: str,
 ) -> None:
-    """Show what apply would change, and why.
+    """Show what apply would change, and why, with warnings (an endpoint that routes no traffic).
 
     \b
     Examples:
       mlplan plan
       mlplan plan --out plan.json --detailed-exitcode
       mlplan -e dev plan --var algorithm=majority --format markdown
+      mlplan plan -e dev                           # -e and -C also go after the command
       mlplan plan --target model.iris --replace environment.sklearn
+      mlplan plan --destroy --out destroy.json     # review a destroy, then: mlplan apply destroy.json
+
+    Flags that contradict each other are refused: --refresh-only with --destroy, --target, --replace
+    or --no-refresh; --destroy with --target or --replace; --json with another --format.
     """
-    fmt = "json" if as_json else fmt
+    fmt = output_format(fmt, as_json)
     the_plan = _plan_and_show(
         obj, plan_options(refresh, refresh_only, target, replace, destroy), fmt, variables, lock_timeout
     )
@@ -182,7 +190,7 @@ def drift(obj: Obj, fmt: str, as_json: bool, variables: tuple[str, ...], lock_ti
       mlplan -e prd drift
       mlplan -e prd drift --format markdown > drift.md
     """
-    fmt = "json" if as_json else fmt
+    fmt = output_format(fmt, as_json)
     the_plan = _plan_and_show(obj, plan_options(refresh_only=True), fmt, variables, lock_timeout)
     if the_plan.has_changes:
         sys.exit(2)
@@ -203,7 +211,7 @@ def show(obj: Obj, planfile: str | None, fmt: str, as_json: bool) -> None:
     """
     from mlplan.engine import render
 
-    fmt = "json" if as_json else fmt
+    fmt = output_format(fmt, as_json)
     if planfile:
         click.echo(render.render(load_plan(planfile).to_json(), fmt))
         return
@@ -219,23 +227,6 @@ def show(obj: Obj, planfile: str | None, fmt: str, as_json: bool) -> None:
             + (f"  [{rs.status}]" if rs.status != "live" else "")
         )
     click.echo(f"{len(state.resources)} resource(s) in state (serial {state.serial}).")
-
-
-def _confirmation(auto_approve: bool, what: str) -> Callable[[Plan], bool]:
-    """Ask on the terminal (or refuse to guess without one), unless --auto-approve."""
-    from mlplan.core.errors import UsageError
-
-    def confirm(_plan: Plan) -> bool:
-        if auto_approve:
-            return True
-        if not sys.stdin.isatty():
-            raise UsageError(
-                f"{what} needs confirmation but there is no terminal to ask; "
-                "pass --auto-approve, or apply a saved plan file"
-            )
-        return click.confirm(f"Do you want to {what} these changes?", default=False)
-
-    return confirm
 
 
 def _run_apply(
@@ -254,6 +245,8 @@ def _run_apply(
     from mlplan.engine.apply import ApplyOptions
 
     session = open_session(obj, variables, lock_timeout)
+    if planfile:
+        check_saved_plan_vars(session.config, variables)
     request = workflow.ApplyRequest(
         saved=load_plan(planfile) if planfile else None,
         options=options,
@@ -265,7 +258,7 @@ def _run_apply(
             session,
             request,
             show=lambda p: click.echo(render.text(p.to_json())),
-            confirm=_confirmation(auto_approve, what),
+            confirm=confirmation(auto_approve, what),
             emit=progress("text"),
             stop=stop,
         )
@@ -273,6 +266,7 @@ def _run_apply(
         click.echo("State refreshed from the workspace.")
     result = report.result
     if result is None:
+        _print_outputs(report.outputs)
         return
     n_done, n_failed, n_skipped = len(result.done), len(result.failed), len(result.skipped)
     extra = f", {len(result.cancelled)} cancelled" if result.cancelled else ""
@@ -290,6 +284,17 @@ def _run_apply(
     if result.failed:
         lines = [f"  {a}: {e}" for a, e in result.failed.items()]
         raise ApplyFailed("some operations failed:\n" + "\n".join(lines))
+    _print_outputs(report.outputs)
+
+
+def _print_outputs(outputs: dict[str, Any]) -> None:
+    """As Terraform ends an apply: the outputs, sensitive ones hidden (`mlplan output` prints them)."""
+    from mlplan.engine.outputs import shown
+
+    if outputs:
+        click.echo("\nOutputs:\n")
+        for k, v in shown(outputs).items():
+            click.echo(f"{k} = {v}")
 
 
 @contextlib.contextmanager
@@ -343,14 +348,23 @@ def apply(
 ) -> None:
     """Make the changes: those of PLANFILE, or of a fresh plan after confirmation.
 
-    A saved plan is refused when the state or the inputs changed since it was made.
+    Without PLANFILE, apply plans, shows the plan and asks for the word `yes` (anything else cancels;
+    without a terminal, pass --auto-approve). It ends by printing the outputs.
+
+    PLANFILE is applied exactly as it was made, without asking: it is refused when the state or the
+    inputs changed since, and --target, --replace, --refresh-only and --var (but for sensitive
+    variables, which a plan holds only as markers) cannot change it: give them to `mlplan plan`.
 
     \b
     Examples:
       mlplan apply plan.json
+      mlplan plan --target model.iris --out plan.json && mlplan apply plan.json
       mlplan apply --auto-approve --parallelism 4
-      mlplan -C examples/assets apply --auto-approve
+      mlplan apply -e dev --auto-approve            # -e and -C also go after the command
     """
+    if planfile:
+        shaping = {"--target": target, "--replace": replace, "--refresh-only": refresh_only}
+        check_saved_plan_flags(flag for flag, given in shaping.items() if given)
     options = plan_options(refresh_only=refresh_only, target=target, replace=replace)
     _run_apply(obj, planfile, auto_approve, parallelism, keep_going, variables, lock_timeout, options, "apply")
 
@@ -368,8 +382,12 @@ def destroy(
 ) -> None:
     """Delete (or archive, for asset versions) everything mlplan manages in this environment.
 
+    Shows the plan and asks for the word `yes` (anything else cancels; without a terminal, pass
+    --auto-approve, or review `mlplan plan --destroy --out FILE` and `mlplan apply FILE`).
+
     \b
-    Example:
+    Examples:
+      mlplan destroy
       mlplan -e dev destroy --auto-approve
     """
     options = plan_options(destroy=True)
@@ -383,24 +401,25 @@ def destroy(
 @var_option
 @click.pass_obj
 def output(obj: Obj, name: str | None, as_json: bool, show_sensitive: bool, variables: tuple[str, ...]) -> None:
-    """Print declared outputs and the ids of managed resources.
+    """Print declared outputs and the ids of managed resources, as the last apply left them.
+
+    Exit 1 when nothing is applied (before the first apply, after a destroy), or when NAME's value is
+    not known yet (it refers to a resource not applied yet).
 
     \b
     Examples:
       mlplan output
       mlplan output scoring_uri
       mlplan output --json
+      mlplan output --json --show-sensitive       # endpoint keys and sensitive outputs too
     """
-    from mlplan.core.errors import UsageError
     from mlplan.engine.outputs import credentials, resolve_outputs
 
     session = open_session(obj, variables)
     state = session.backend.read()
     outputs = resolve_outputs(session.config, state)
-    shown = {k: ("(sensitive)" if v["sensitive"] and not show_sensitive else v["value"]) for k, v in outputs.items()}
+    shown = output_values(session.config.environment.name, state, outputs, name, show_sensitive, as_json)
     if name is not None:
-        if name not in shown:
-            raise UsageError(f"no output named {name!r} (declared: {', '.join(sorted(shown)) or 'none'})")
         click.echo(json.dumps(shown[name]) if as_json else shown[name])
         return
     resources = {
@@ -414,7 +433,7 @@ def output(obj: Obj, name: str | None, as_json: bool, show_sensitive: bool, vari
     if as_json:
         click.echo(json.dumps({"outputs": shown, "resources": resources}, indent=2, default=str))
         return
-    for k, v in sorted(shown.items()):
+    for k, v in shown.items():
         click.echo(f"{k} = {v}")
     for a, r in resources.items():
         click.echo(f"{a}: {r['id']}" + (f" (version {r['version']})" if r["version"] else ""))
@@ -478,6 +497,7 @@ def import_(obj: Obj, address_text: str, ident: str, lock_timeout: str) -> None:
 from mlplan.engine.cli_state import state_group  # noqa: E402
 
 cli.add_command(state_group)
+accept_global_options(cli)  # `mlplan plan -e dev` is `mlplan -e dev plan`
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

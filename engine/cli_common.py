@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mlplan.engine.plan import Plan
     from mlplan.engine.planner import PlanOptions
     from mlplan.engine.session import Session
+    from mlplan.state.model import State
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 F = TypeVar("F", bound=Callable[..., Any])
@@ -82,10 +83,20 @@ def plan_options(
     replace: tuple[str, ...] = (),
     destroy: bool = False,
 ) -> PlanOptions:
+    """The planning options of a command line; flags that contradict each other are usage errors."""
     from datetime import datetime
 
+    from mlplan.engine.cli_flags import check_plan_flags
     from mlplan.engine.planner import PlanOptions
 
+    used = {
+        "--no-refresh": not refresh,
+        "--refresh-only": refresh_only,
+        "--destroy": destroy,
+        "--target": bool(target),
+        "--replace": bool(replace),
+    }
+    check_plan_flags(flag for flag, on in used.items() if on)
     now_text = os.environ.get("MLPLAN_NOW")  # for tests and what-if runs: "2026-01-01T00:00:00+00:00"
     return PlanOptions(
         refresh=refresh,
@@ -96,6 +107,89 @@ def plan_options(
         now=datetime.fromisoformat(now_text) if now_text else None,
         parallelism=0,
     )
+
+
+_DESTRUCTIVE = ("delete", "archive", "replace")
+_LISTED = 5
+
+
+def confirm_prompt(plan: Plan, what: str) -> str:
+    """Terraform's question before an apply or a destroy; a plan that deletes, archives or replaces
+    something names what it removes."""
+    env = plan.environment
+    if what == "destroy":
+        return (
+            f"Do you really want to destroy all resources in environment {env}?\n"
+            "  mlplan will destroy all the resources it manages in this environment, as shown above"
+            " (asset versions are archived).\n"
+            "  There is no undo. Only 'yes' will be accepted to confirm.\n"
+        )
+    removed = [f"{c.address} ({c.action.value})" for c in plan.changes if c.action.value in _DESTRUCTIVE]
+    lines = [
+        f"Do you want to perform these actions in environment {env}?",
+        "  mlplan will perform the actions described above.",
+    ]
+    if removed:
+        more = f" and {len(removed) - _LISTED} more" if len(removed) > _LISTED else ""
+        lines.append(f"  This removes or replaces {', '.join(removed[:_LISTED])}{more}: there is no undo.")
+    lines.append("  Only 'yes' will be accepted to approve.")
+    return "\n".join(lines) + "\n"
+
+
+def confirmation(auto_approve: bool, what: str) -> Callable[[Plan], bool]:
+    """What ``workflow.run_apply`` calls before changing anything: True only for the answer ``yes``
+    (or with --auto-approve). Without a terminal it refuses to guess. Ctrl-C at the question interrupts
+    at once (apply's own Ctrl-C handling, which lets operations finish, starts only after it)."""
+    import signal
+    import sys
+
+    from mlplan.core.errors import UsageError
+
+    def confirm(plan: Plan) -> bool:
+        if auto_approve:
+            return True
+        if not sys.stdin.isatty():
+            saved = "`mlplan plan --destroy --out FILE`" if what == "destroy" else "`mlplan plan --out FILE`"
+            raise UsageError(
+                f"{what} needs confirmation but there is no terminal to ask; pass --auto-approve, or apply a"
+                f" saved plan file ({saved}, then `mlplan apply FILE`)"
+            )
+        click.echo("\n" + confirm_prompt(plan, what))
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            answer = input("  Enter a value: ")
+        except EOFError:
+            answer = ""
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        click.echo("")
+        return answer.strip() == "yes"
+
+    return confirm
+
+
+def output_values(
+    env: str, state: State, outputs: dict[str, Any], name: str | None, show_sensitive: bool, as_json: bool
+) -> dict[str, Any]:
+    """What `mlplan output` prints; an error when there is nothing to print rather than empty values."""
+    from mlplan.core.errors import MlplanError, UsageError
+    from mlplan.engine.outputs import NOT_KNOWN, applied, shown, suggestion
+
+    if not applied(state):
+        raise MlplanError(
+            f"nothing is applied in environment {env} yet (its state has no resources), so there are no"
+            " outputs to show; run `mlplan apply` first"
+        )
+    values = shown(outputs, show_sensitive, None if as_json else NOT_KNOWN)
+    if name is not None:
+        if name not in values:
+            raise UsageError(f"no output named {name!r}; {suggestion(name, sorted(values), 'declared outputs')}")
+        if outputs[name]["value"] is None:
+            raise MlplanError(
+                f"output {name!r} has no value yet: it refers to a resource that is not applied in environment"
+                f" {env}; run `mlplan apply`"
+            )
+    return values
 
 
 def load_plan(path: str) -> Plan:
@@ -151,7 +245,9 @@ format_option = click.option(
     show_default=True,
     help="Output format.",
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Alias of --format json.")
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Alias of --format json (not with another --format)."
+)
 
 
 def with_options(options: list[Callable[[F], F]]) -> Callable[[F], F]:

@@ -23,6 +23,7 @@ from typing import Any
 from mlplan.core.content import DigestCache
 from mlplan.core.errors import Diagnostic, ValidationFailed
 from mlplan.engine.address import Address
+from mlplan.engine.interpolate import line_for_path
 from mlplan.engine.yamlio import Lines, plain
 
 PROJECT_FILE = "mlplan.yaml"
@@ -98,6 +99,7 @@ class Config:
     outputs: dict[str, dict[str, Any]]
     promotion: dict[str, Any]
     project_file: str = PROJECT_FILE
+    output_lines: dict[str, int] = field(default_factory=dict)  # line of each output's value in mlplan.yaml
     digests: DigestCache = field(default_factory=DigestCache)  # file digests by stat, across runs
 
 
@@ -155,6 +157,7 @@ def load(
         sensitive_variables=frozenset(sensitive),
         resources=resources,
         outputs=plain(doc.get("outputs") or {}),
+        output_lines={str(k): line_for_path(doc, ("outputs", str(k), "value")) or 0 for k in doc.get("outputs") or {}},
         promotion=plain(body.get("promotion") or {}),
         digests=DigestCache(root / DIGEST_CACHE),
     )

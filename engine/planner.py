@@ -18,7 +18,7 @@ import networkx as nx
 from mlplan.core.clock import now, now_iso
 from mlplan.core.diffing import field_changes, reason_for
 from mlplan.core.errors import Diagnostic, PlanError, ValidationFailed
-from mlplan.engine import gates, nodes, reconcile
+from mlplan.engine import advisories, gates, nodes, reconcile
 from mlplan.engine.address import Address
 from mlplan.engine.config import Config
 from mlplan.engine.desired import ContentCache, Result, make_desired, state_result
@@ -134,7 +134,8 @@ def make_plan(
         reconcile=steps if mode != "refresh-only" else (),
     )
     shown = [w.render().removeprefix("Error: ") for w in warnings] if mode == "normal" else []
-    return dataclasses.replace(plan, diagnostics=(*shown, *gates.unenforced(config, plan)))
+    advice = advisories.warnings(config, p.state) if mode == "normal" else []
+    return dataclasses.replace(plan, diagnostics=(*gates.unenforced(config, plan), *shown, *advice))
 
 
 def _plan_all(p: PlanContext) -> list[ResourceChange]:

@@ -20,6 +20,7 @@ from mlplan.core.errors import (
     ValidationFailed,
 )
 from mlplan.engine import graph as graph_mod
+from mlplan.engine import outputs
 from mlplan.engine.config import Config, get_dotted, load
 from mlplan.engine.graph import Graph
 from mlplan.engine.planner import validate
@@ -126,6 +127,7 @@ def _load_all(
         warnings = validate(config, provider)
     except ValidationFailed as exc:
         problems += exc.diagnostics
+    problems += outputs.check(config, provider)
     if problems or graph is None:
         raise ValidationFailed(problems, partial=config)
     return config, graph, provider, redactor, tuple(warnings)

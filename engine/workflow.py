@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from mlplan.core.clock import now_iso
 from mlplan.core.errors import UsageError
@@ -19,7 +20,7 @@ from mlplan.engine.apply import Applier, ApplyOptions, ApplyResult
 from mlplan.engine.events import Emit, quiet
 from mlplan.engine.freshness import check_fresh
 from mlplan.engine.nodes.base import resource_type
-from mlplan.engine.outputs import stored_outputs
+from mlplan.engine.outputs import resolve_outputs, stored_outputs
 from mlplan.engine.plan import Action, Plan
 from mlplan.engine.planner import PlanOptions, make_plan
 from mlplan.engine.session import Session, held_lock, locked_state, require_ready
@@ -120,6 +121,8 @@ class ApplyReport:
     plan: Plan
     result: ApplyResult | None = None  # None: nothing was applied (no changes, or a refresh-only plan)
     refreshed: bool = False  # a refresh-only plan wrote what the workspace has into state
+    # the declared outputs once applied (resolve_outputs; empty after a destroy or a refresh-only apply)
+    outputs: dict[str, Any] = field(default_factory=dict)
 
 
 def run_apply(
@@ -147,7 +150,7 @@ def run_apply(
                         _record_outputs(session, journal)
                     finally:
                         journal.close()
-                return ApplyReport(the_plan)
+                return ApplyReport(the_plan, outputs=_outputs(session, state, the_plan))
             gates.check(session.config, the_plan)  # refuse before asking
             if not confirm(the_plan):
                 raise UsageError("cancelled: nothing was changed")
@@ -157,4 +160,10 @@ def run_apply(
         options = request.apply
         if not options.parallelism:
             options = dataclasses.replace(options, parallelism=session.config.environment.parallelism)
-        return ApplyReport(the_plan, apply_plan(session, state, the_plan, options, emit, stop))
+        result = apply_plan(session, state, the_plan, options, emit, stop)
+        return ApplyReport(the_plan, result, outputs=_outputs(session, state, the_plan))
+
+
+def _outputs(session: Session, state: State, the_plan: Plan) -> dict[str, Any]:
+    """The outputs to show after an apply (``state`` holds what it did); none after a destroy."""
+    return resolve_outputs(session.config, state) if the_plan.mode == "normal" else {}

@@ -163,6 +163,9 @@ class ResourceType(ABC):
     # when set, only these fields can change in place (an asset version's description and tags)
     mutable_fields: frozenset[str] = frozenset()
     sensitive_fields: frozenset[str] = frozenset()
+    # the names of the outputs ``read`` reports (an endpoint's scoring_uri): with the attributes, the id
+    # and the version, what an output of mlplan.yaml may read (``${online_endpoint.x.scoring_uri}``)
+    output_fields: frozenset[str] = frozenset()
     # dotted spec fields that hold a secret in clear (a compute's admin password): the engine keeps their
     # values out of plans, state and output, and hands them to the provider only
     secret_paths: tuple[str, ...] = ()

@@ -45,6 +45,7 @@ class AssetType(ResourceType):
 
     can_delete_versions = True
     produced_fields = frozenset({"content"})
+    output_fields = frozenset({"path", "created_at"})
     folder = ""
     mutable_fields = frozenset({"description", "tags"})
     # spec fields that name local content: field -> sub-folder under files/

@@ -50,6 +50,7 @@ FIELDS = (
 class ComputeType(ResourceType):
     kind = "compute"
     id_format = "computes/<name>"
+    output_fields = frozenset({"slots", "created_at"})
     immutable_fields = frozenset(
         {
             "type",

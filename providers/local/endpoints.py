@@ -71,6 +71,7 @@ def _own_tags(desired: Desired) -> dict[str, str]:
 class OnlineEndpointType(ResourceType):
     kind = "online_endpoint"
     id_format = "onlineEndpoints/<name>"
+    output_fields = frozenset({"scoring_uri", "port", "name"})
     immutable_fields = frozenset({"auth_mode"})
 
     def validate(self, desired: Desired) -> list[Problem]:
@@ -210,6 +211,7 @@ class OnlineEndpointType(ResourceType):
 class OnlineDeploymentType(ResourceType):
     kind = "online_deployment"
     id_format = "onlineEndpoints/<endpoint>/deployments/<name>"
+    output_fields = frozenset({"port", "log", "generation"})
 
     def validate(self, desired: Desired) -> list[Problem]:
         spec = desired.spec

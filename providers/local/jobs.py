@@ -88,6 +88,7 @@ def run_name(name: str, operation: str) -> str:
 class JobType(ResourceType):
     kind = "job"
     id_format = "jobs/<run>"
+    output_fields = frozenset({"run", "status", "metrics", "outputs", "log", "duration_s"})
 
     def validate(self, desired: Desired) -> list[Problem]:
         spec = desired.spec

@@ -102,6 +102,19 @@ def apply_while_scoring(project: Path, uri: str, key: str) -> tuple[Result, coll
     return r, client.codes
 
 
+def test_outputs_name_what_read_reports(quickstart: Path) -> None:
+    """An output of mlplan.yaml may read what each kind declares (``output_fields``): all that state records."""
+    from mlplan.providers import load_provider
+
+    provider = load_provider("local")
+    state = json.loads(run_mlplan("-C", str(quickstart), "state", "pull").out)
+    kinds = set()
+    for rs in state["resources"].values():
+        kinds.add(rs["kind"])
+        assert set(rs["outputs"]) <= provider.resource_type(rs["kind"]).output_fields, rs
+    assert kinds >= {"data", "environment", "model", "compute", "job", "online_endpoint", "online_deployment"}
+
+
 def test_quickstart_serves_predictions_with_a_key(quickstart: Path) -> None:
     uri, key = endpoint(quickstart)
     assert uri.startswith("http://127.0.0.1:")
@@ -273,3 +286,19 @@ def test_ttl_reaps_the_deployment_after_draining_it_and_replace_brings_it_back(q
     assert r.code == 0, r.text
     assert score(uri, key)[:1] == (200,)
     assert run_mlplan("-C", str(quickstart), "plan", "--detailed-exitcode").code == 0
+
+
+def test_an_endpoint_routing_no_traffic_is_a_warning_that_does_not_block_apply(quickstart: Path) -> None:
+    endpoint_file = quickstart / "deploy/endpoint.yml"
+    endpoint_file.write_text(endpoint_file.read_text().replace("blue: 100", "blue: 0"))
+    warning = "deploy/endpoint.yml:5: endpoint cancer has deployments (blue) but sends them no traffic"
+    for fmt in ("text", "json", "markdown"):
+        r = run_mlplan("-C", str(quickstart), "plan", "--format", fmt)
+        assert r.code == 0 and warning in r.out, r.text
+    r = run_mlplan("-C", str(quickstart), "apply", "--auto-approve")
+    assert r.code == 0, r.text
+    assert warning in r.out and "requests get 503; add traffic: {blue: 100}" in r.out
+    uri, key = endpoint(quickstart)
+    assert r.out.endswith(f"\nOutputs:\n\nmodel_version = 1\nscoring_uri = {uri}\n"), r.out
+    assert score(uri, key)[0] == 503  # what the warning said
+    assert score(uri, key, deployment="blue")[0] == 200
