@@ -155,6 +155,16 @@ def kind_from_schema(url: str) -> tuple[str, str | None] | None:
     return SCHEMA_KINDS.get(match.group(1).lower())
 
 
+# A job input's or output's `type:` -> the kind of asset it reads or registers.
+TYPE_KINDS = {
+    "custom_model": "model",
+    "mlflow_model": "model",
+    "triton_model": "model",
+    "uri_folder": "data",
+    "uri_file": "data",
+    "mltable": "data",
+}
+
 # Fields that hold local paths whose content is part of the resource, per kind.
 PATH_FIELDS: dict[str, tuple[str, ...]] = {f.kind: f.path_fields for f in REGISTRY.values()}
 

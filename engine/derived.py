@@ -21,15 +21,7 @@ from mlplan.engine.config import ResourceSpec
 # (the source resource, every resource loaded from files, diagnostics) -> the resources derived from it
 Derivation = Callable[[ResourceSpec, Mapping[Address, ResourceSpec], list[Diagnostic]], list[ResourceSpec]]
 
-# a job output's type -> the kind of asset it registers
-OUTPUT_KINDS = {
-    "custom_model": "model",
-    "mlflow_model": "model",
-    "triton_model": "model",
-    "uri_folder": "data",
-    "uri_file": "data",
-    "mltable": "data",
-}
+OUTPUT_KINDS = kinds.TYPE_KINDS  # a job output's type -> the kind of asset it registers
 
 
 def job_outputs(

@@ -76,7 +76,8 @@ def _kind_for(path: tuple[str, ...]) -> str | None:
     return None
 
 
-def parse(value: str, path: tuple[str, ...]) -> Reference | BadReference | None:
+def parse(value: str, path: tuple[str, ...], typed: str | None = None) -> Reference | BadReference | None:
+    """The reference ``value`` makes at ``path``, if any; ``typed``: the kind its sibling ``type:`` says."""
     if not value.startswith("azureml:"):
         return None
     if value.startswith("azureml://jobs/"):
@@ -90,7 +91,7 @@ def parse(value: str, path: tuple[str, ...]) -> Reference | BadReference | None:
         uri_version: str | None = m.group(3) or m.group(4)
         return Reference(path, Address(uri_kind, m.group(2)), uri_version, value, registry="/registries/" in value)
     short = _SHORT.match(value)
-    kind = _kind_for(path)
+    kind = typed or _kind_for(path)
     if not short or kind is None:
         return None
     name: str = short.group(1)
@@ -109,15 +110,17 @@ def parse(value: str, path: tuple[str, ...]) -> Reference | BadReference | None:
     return Reference(path, Address(kind, name), version, value)
 
 
-def find(spec: Any, path: tuple[str, ...] = ()) -> Iterator[Reference | BadReference]:
-    """Every reference in a spec, depth first, in document order."""
+def find(spec: Any, path: tuple[str, ...] = (), typed: str | None = None) -> Iterator[Reference | BadReference]:
+    """Every reference in a spec, depth first, in document order (a job input's ``path:`` is of the kind
+    its ``type:`` names: a model for ``custom_model``)."""
     if isinstance(spec, str):
-        ref = parse(spec, path)
+        ref = parse(spec, path, typed)
         if ref is not None:
             yield ref
     elif isinstance(spec, dict):
+        kind = kinds.TYPE_KINDS.get(str(spec.get("type")).lower()) if "inputs" in path else None
         for k, v in spec.items():
-            yield from find(v, (*path, str(k)))
+            yield from find(v, (*path, str(k)), kind if k == "path" else None)
     elif isinstance(spec, list):
         for i, v in enumerate(spec):
             yield from find(v, (*path, str(i)))
