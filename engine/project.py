@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mlplan.core.errors import Diagnostic, ValidationFailed
+from mlplan.core.suggest import did_you_mean, did_you_mean_address
 from mlplan.engine import variables
 from mlplan.engine.address import Address
 from mlplan.engine.config import PROJECT_FILE, EnvironmentConfig, Lifecycle, ResourceSpec, project_schema
@@ -95,7 +96,7 @@ def environment(body: LineDict, env_name: str) -> EnvironmentConfig:
         raise ValidationFailed(
             [
                 Diagnostic(
-                    f"unknown environment {env_name!r}",
+                    f"unknown environment {env_name!r}" + did_you_mean(env_name, environments),
                     file=PROJECT_FILE,
                     line=line_of(body, "environments"),
                     hint=f"use one of: {known} (or add it under environments:)",
@@ -152,7 +153,7 @@ def check_settings(
         if key not in known:
             out.append(
                 Diagnostic(
-                    f"settings for {key!r}, which no resource file defines",
+                    f"settings for {key!r}, which no resource file defines" + did_you_mean_address(key, known),
                     file=PROJECT_FILE,
                     line=line_for_path(body, ("settings", key)),
                     address=key,
@@ -164,7 +165,7 @@ def check_settings(
             if dep not in known:
                 out.append(
                     Diagnostic(
-                        f"depends_on {dep!r} refers to nothing",
+                        f"depends_on {dep!r} refers to nothing" + did_you_mean_address(dep, known),
                         file=PROJECT_FILE,
                         line=line_for_path(body, ("settings", key, "depends_on", str(i))),
                         address=key,
@@ -182,7 +183,8 @@ def check_promotion(
         if Address("model", str(name)) not in resources:
             out.append(
                 Diagnostic(
-                    f"promotion policy for model {name!r}, which this project does not define",
+                    f"promotion policy for model {name!r}, which this project does not define"
+                    + did_you_mean(str(name), models),
                     file=PROJECT_FILE,
                     line=line_for_path(body, ("promotion", str(name))),
                     hint=f"name a model by its name: field (models here: {', '.join(models) or 'none'})",
