@@ -141,8 +141,9 @@ def _from_environment_block(
         def on_err(msg: str, _p: tuple[str, ...], line: int | None = line) -> None:
             out.append(Diagnostic(msg, file=PROJECT_FILE, line=line, hint=hint(msg)))
 
+        errors = len(out)
         value = plain(env_only.value(raw, on_err, path))
-        if decl is None or decl.type is None:
+        if decl is None or decl.type is None or len(out) > errors:  # an unset ${env:X} is reported already
             values[name] = value
             continue
         # `${env:X}` gives text: read it as --var text is; a value written in YAML has its YAML type
@@ -168,10 +169,10 @@ def from_text(text: str, type_name: str | None) -> Any:
     """Command-line or environment text as the declared type (lists and maps in YAML flow or JSON form);
     ``BAD`` when it is not one; the text itself when no type is declared."""
     if type_name == "number":
-        if not _NUMBER.match(text.strip()):
+        number = text.strip()
+        if not _NUMBER.match(number):
             return BAD
-        number = float(text)
-        return int(number) if number.is_integer() and re.fullmatch(r"[+-]?\d+", text.strip()) else number
+        return int(number) if re.fullmatch(r"[+-]?\d+", number) else float(number)
     if type_name == "boolean":
         return {"true": True, "false": False}.get(text.strip().lower(), BAD)
     if type_name in ("list", "map"):
