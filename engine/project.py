@@ -13,7 +13,7 @@ from mlplan.engine import variables
 from mlplan.engine.address import Address
 from mlplan.engine.config import PROJECT_FILE, EnvironmentConfig, Lifecycle, ResourceSpec, project_schema
 from mlplan.engine.durations import parse_duration
-from mlplan.engine.interpolate import Interpolator, line_for_path
+from mlplan.engine.interpolate import Interpolator, OnError, line_for_path
 from mlplan.engine.yamlio import LineDict, YamlError, line_of, load_file, plain
 
 DEFAULT_ENV = "local"
@@ -58,11 +58,24 @@ def interpolate(doc: LineDict, env_name: str, interp: Interpolator, out: list[Di
             envs = LineDict()
             envs.line, envs.key_lines = v.line, v.key_lines
             for name, block in v.items():
-                envs[name] = interp.value(block, on_error, (k, name)) if name == env_name else block
+                envs[name] = _environment_block(block, interp, on_error, (k, name)) if name == env_name else block
             body[k] = envs
         else:
             body[k] = interp.value(v, on_error, (k,))
     return body
+
+
+def _environment_block(block: Any, interp: Interpolator, on_error: OnError, path: tuple[str, ...]) -> Any:
+    """The selected environment, interpolated but for its ``variables:``, which ``variables.resolve`` has
+    read already (interpolating them again would report each unset ``${env:X}`` twice)."""
+    if not isinstance(block, LineDict) or "variables" not in block:
+        return interp.value(block, on_error, path)
+    rest = LineDict()
+    rest.line, rest.key_lines = block.line, block.key_lines
+    rest.update((k, v) for k, v in block.items() if k != "variables")
+    out = interp.value(rest, on_error, path)
+    out["variables"] = block["variables"]
+    return out
 
 
 def schema_check(body: LineDict, out: list[Diagnostic]) -> None:

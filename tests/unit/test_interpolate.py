@@ -138,6 +138,7 @@ TYPED_LINES = {"n": 4, "flag": 5, "xs": 6, "m": 7}  # each declaration's line (i
         ("n", "3", 3),
         ("n", "-0.5", -0.5),
         ("n", "1e3", 1000.0),
+        ("n", "12345678901234567890", 12345678901234567890),
         ("flag", "false", False),
         ("flag", "TRUE", True),
         ("xs", "[a, b]", ["a", "b"]),
@@ -185,6 +186,17 @@ def test_environment_block_values_keep_their_yaml_type_and_env_text_is_read_as_t
     h.write({"mlplan.yaml": TYPED.replace("tag: 3.10", 'tag: "3.10"')})
     config, _graph = h.load(env="dev", environ={"N": "7"})
     assert config.variables["n"] == 7 and config.variables["tag"] == "3.10"
+
+
+def test_an_unset_environment_variable_in_the_environment_block_is_reported_once(h: Harness) -> None:
+    h.write({"mlplan.yaml": TYPED, "res/cpu.yml": compute()})
+    with pytest.raises(ValidationFailed) as exc:
+        h.load(env="dev", environ={})
+    messages = [d.message for d in exc.value.diagnostics]
+    assert messages == [
+        "environment variable 'N' is not set",
+        "variable 'tag' expects a string, but the variables: of environment 'dev' set 3.1",
+    ]
 
 
 def test_a_sensitive_value_of_the_wrong_type_is_not_shown(h: Harness) -> None:
