@@ -40,6 +40,8 @@ class KindFacts:
     run_input: bool = False
     # Only ever derived from another resource's file (an endpoint's `traffic:`), never a file of its own.
     derived: bool = False
+    # What messages call one ("a data asset", "an online endpoint"); default: the kind, `_` as a space.
+    noun: str = ""
 
 
 REGISTRY: dict[str, KindFacts] = {
@@ -65,6 +67,7 @@ REGISTRY: dict[str, KindFacts] = {
             path_fields=("path",),
             versioned=True,
             run_input=True,
+            noun="data asset",
         ),
         KindFacts(
             "environment",
@@ -103,7 +106,7 @@ REGISTRY: dict[str, KindFacts] = {
             parent_field="endpoint_name",
         ),
         # an endpoint's traffic split: its own step, after the deployments it names
-        KindFacts("traffic", "setting", derived=True),
+        KindFacts("traffic", "setting", derived=True, noun="traffic split"),
         KindFacts(
             "arm_deployment",
             "resource",
@@ -111,6 +114,7 @@ REGISTRY: dict[str, KindFacts] = {
             path_fields=("template", "parameters"),
             name_from_file=True,
             file_stem_suffixes=(".template", ".parameters"),
+            noun="ARM deployment",
         ),
     )
 }
@@ -121,6 +125,18 @@ KINDS: tuple[str, ...] = tuple(REGISTRY)
 def facts(kind: str) -> KindFacts:
     """The facts of ``kind``; KeyError for a kind mlplan does not know."""
     return REGISTRY[kind]
+
+
+def noun(kind: str) -> str:
+    """What messages call a resource of ``kind``: ``data asset``, ``online endpoint``."""
+    found = REGISTRY.get(kind)
+    return (found.noun if found is not None else "") or kind.replace("_", " ")
+
+
+def a(kind: str) -> str:
+    """``noun`` with its article: ``a data asset``, ``an environment``, ``an online endpoint``."""
+    word = noun(kind)
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 
 # schema file stem (lower case) -> (address kind, Azure ML type implied by the schema or None)
@@ -138,6 +154,16 @@ def kind_from_schema(url: str) -> tuple[str, str | None] | None:
         return None
     return SCHEMA_KINDS.get(match.group(1).lower())
 
+
+# A job input's or output's `type:` -> the kind of asset it reads or registers.
+TYPE_KINDS = {
+    "custom_model": "model",
+    "mlflow_model": "model",
+    "triton_model": "model",
+    "uri_folder": "data",
+    "uri_file": "data",
+    "mltable": "data",
+}
 
 # Fields that hold local paths whose content is part of the resource, per kind.
 PATH_FIELDS: dict[str, tuple[str, ...]] = {f.kind: f.path_fields for f in REGISTRY.values()}

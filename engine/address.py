@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from mlplan.core.kinds import KINDS, REGISTRY
+from mlplan.core.suggest import did_you_mean
 
 # `:` and `@` appear only in data-source names (`environment.shared:3`, `data.eval@latest`)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/:@]*$")
@@ -26,9 +27,10 @@ class Address:
         """Parse ``kind.name``; raises ``ValueError`` with a hint on bad input."""
         kind, sep, name = text.partition(".")
         if not sep or kind not in KINDS or not _NAME.match(name):
+            close = did_you_mean(kind, KINDS, "{}." + name) if sep and kind not in KINDS else ""
             raise ValueError(
                 f"invalid address {text!r}: expected KIND.NAME with KIND one of {', '.join(KINDS)}"
-                " (for example environment.sklearn or online_deployment.iris/blue)"
+                f" (for example environment.sklearn or online_deployment.iris/blue){close}"
             )
         return cls(kind, name)
 

@@ -479,6 +479,9 @@ def force_unlock(obj: Obj, lock_id: str) -> None:
 def import_(obj: Obj, address_text: str, ident: str, lock_timeout: str) -> None:
     """Adopt an existing workspace resource ID as ADDRESS, without changing it.
 
+    ADDRESS must be a resource of the configuration (write its file first): one the configuration lacks
+    would be removed by the next apply.
+
     \b
     Examples:
       mlplan import compute.cpu-cluster computes/cpu-cluster

@@ -228,7 +228,7 @@ var_option = click.option(
     "variables",
     multiple=True,
     metavar="NAME=VALUE",
-    help="Set a variable (repeatable); overrides environment values and defaults.",
+    help="Set a variable (repeatable); overrides MLPLAN_VAR_<NAME>, the environment's values and defaults.",
 )
 lock_option = click.option(
     "--lock-timeout",

@@ -51,7 +51,7 @@ def show(obj: Obj, address_text: str, as_json: bool) -> None:
     state = open_session(obj).backend.read()
     rs = state.resources.get(address_text)
     if rs is None:
-        raise StateError(f"{address_text} is not in state (see `mlplan state list`)")
+        raise StateError(f"{_not_in_state([address_text], state)}; see `mlplan state list`")
     data = rs.to_json()
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -61,6 +61,17 @@ def show(obj: Obj, address_text: str, as_json: bool) -> None:
             click.echo(f"{key:12} {data[key]}")
     for key, value in sorted(data["attributes"].items()):
         click.echo(f"  {key} = {json.dumps(value)}")
+
+
+def _not_in_state(addresses: list[str], state: State) -> str:
+    """``not in state: job.trian (did you mean job.train?)``."""
+    from mlplan.core.suggest import closest_address
+
+    named = []
+    for text in addresses:
+        close = closest_address(text, state.resources)
+        named.append(f"{text} (did you mean {close}?)" if close is not None else text)
+    return f"not in state: {', '.join(named)}"
 
 
 def _lock(session: Session) -> LockInfo:
@@ -83,14 +94,15 @@ def _modify(obj: Obj, operation: str) -> tuple[Session, AbstractContextManager[S
 def mv(obj: Obj, source: str, destination: str) -> None:
     """Rename SOURCE to DESTINATION in state (e.g. after renaming a resource)."""
     from mlplan.core.errors import StateError
+    from mlplan.core.kinds import a
 
     src, dst = address(source), address(destination)
     if src.kind != dst.kind:
-        raise StateError(f"cannot move a {src.kind} to a {dst.kind}")
+        raise StateError(f"cannot move {a(src.kind)} to {a(dst.kind)}")
     session, lock = _modify(obj, "state mv")
     with lock as state:
         if source not in state.resources:
-            raise StateError(f"{source} is not in state")
+            raise StateError(_not_in_state([source], state))
         if destination in state.resources:
             raise StateError(f"{destination} is already in state; `mlplan state rm` it first")
         rs = state.resources.pop(source)
@@ -113,7 +125,7 @@ def rm(obj: Obj, addresses: tuple[str, ...]) -> None:
     with lock as state:
         missing = [a for a in addresses if a not in state.resources]
         if missing:
-            raise StateError(f"not in state: {', '.join(missing)}")
+            raise StateError(f"{_not_in_state(missing, state)}; nothing was removed")
         for a in addresses:
             del state.resources[a]
         session.backend.write(state, _lock(session))

@@ -28,8 +28,6 @@ from mlplan.engine.yamlio import Lines, plain
 
 PROJECT_FILE = "mlplan.yaml"
 DIGEST_CACHE = ".mlplan/cache/digests.json"
-# A produced asset's path until its job has run: replaced by the run's name at apply time.
-RUN_PLACEHOLDER = "{run of %s}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +73,8 @@ class ResourceSpec:
     lines: Lines | None = None  # line numbers of the file's keys, for messages
     # edges mlplan knows without being told: a produced model's job, a traffic split's deployments
     implicit_deps: tuple[Address, ...] = ()
-    produced_by: Address | None = None  # the job whose output this asset is registered from
+    # the job whose output this asset is registered from (a job of the project, or a run in the workspace)
+    produced_by: Address | None = None
     # the resource whose file this one comes from (a job for its registered outputs, an endpoint for its
     # traffic split); None for a resource with a file of its own
     derived_from: Address | None = None

@@ -1,5 +1,6 @@
 """Resources derived from others: the assets a job registers from its named outputs, an endpoint's
-``traffic:`` split as its own ``traffic`` resource.
+``traffic:`` split as its own ``traffic`` resource; and what an asset written with a job's output as its
+``path:`` is produced by.
 
 ``DERIVATIONS`` maps a source kind to the function that derives resources from one resource of that kind;
 adding a derivation is one function and one entry. A derived resource has no file of its own: its
@@ -12,27 +13,22 @@ from collections.abc import Callable, Mapping
 
 from mlplan.core import kinds
 from mlplan.core.errors import Diagnostic
+from mlplan.core.suggest import did_you_mean
+from mlplan.engine import references
 from mlplan.engine.address import Address
-from mlplan.engine.config import RUN_PLACEHOLDER, ResourceSpec
+from mlplan.engine.config import ResourceSpec
 
 # (the source resource, every resource loaded from files, diagnostics) -> the resources derived from it
 Derivation = Callable[[ResourceSpec, Mapping[Address, ResourceSpec], list[Diagnostic]], list[ResourceSpec]]
 
-# a job output's type -> the kind of asset it registers
-OUTPUT_KINDS = {
-    "custom_model": "model",
-    "mlflow_model": "model",
-    "triton_model": "model",
-    "uri_folder": "data",
-    "uri_file": "data",
-    "mltable": "data",
-}
+OUTPUT_KINDS = kinds.TYPE_KINDS  # a job output's type -> the kind of asset it registers
 
 
 def job_outputs(
     job: ResourceSpec, _resources: Mapping[Address, ResourceSpec], out: list[Diagnostic]
 ) -> list[ResourceSpec]:
-    """Each job output with a ``name:`` registers an asset (a model or data version) once the job has run."""
+    """Each job output with a ``name:`` registers an asset (a model or data version) once the job has run: an
+    asset whose ``path`` is the job's output, as if written ``path: azureml://jobs/<job>/outputs/<output>``."""
     found = []
     for output, decl in (job.spec.get("outputs") or {}).items():
         if not isinstance(decl, dict) or not decl.get("name"):
@@ -51,7 +47,7 @@ def job_outputs(
         spec = {
             "name": str(decl["name"]),
             "type": otype,
-            "path": f"azureml://jobs/{RUN_PLACEHOLDER % job.address}/outputs/{output}",
+            "path": f"azureml://jobs/{job.address.name}/outputs/{output}",
         }
         for key in ("version", "description", "tags"):
             if key in decl:
@@ -97,7 +93,8 @@ def traffic_split(
     if unknown:
         out.append(
             endpoint.diag(
-                f"traffic names {', '.join(unknown)}, which is not a deployment of endpoint {name}",
+                f"traffic names {', '.join(unknown)}, which is not a deployment of endpoint {name}"
+                + did_you_mean(unknown[0], known),
                 ("traffic",),
                 hint=f"deployments of {name} in this project: {', '.join(sorted(known)) or 'none'}",
             )
@@ -149,3 +146,15 @@ def derive(resources: dict[Address, ResourceSpec], out: list[Diagnostic]) -> Non
             )
             continue
         resources[spec.address] = spec
+    for res in resources.values():
+        res.produced_by = res.produced_by or producer(res)
+
+
+def producer(res: ResourceSpec) -> Address | None:
+    """The job whose output an asset is registered from, when its ``path`` is one (a job of the project,
+    or a run in the workspace): what it holds is only known once it is registered."""
+    if not kinds.facts(res.address.kind).versioned or "path" not in kinds.facts(res.address.kind).path_fields:
+        return None
+    path = res.spec.get("path")
+    ref = references.parse(path, ("path",)) if isinstance(path, str) else None
+    return ref.target if isinstance(ref, references.Reference) and ref.output is not None else None

@@ -19,7 +19,7 @@ from mlplan.core import kinds
 from mlplan.core.clock import now_iso
 from mlplan.core.content import Content, DigestCache, hash_path
 from mlplan.engine.address import Address
-from mlplan.engine.config import RUN_PLACEHOLDER, Lifecycle, ResourceSpec, get_dotted
+from mlplan.engine.config import Lifecycle, ResourceSpec, get_dotted
 from mlplan.engine.plan import UNKNOWN, Binding, DesiredSpec
 from mlplan.engine.references import Reference
 from mlplan.providers.base import TAG_ADDRESS, TAG_OPERATION, TAG_PROJECT, Desired, Observed
@@ -105,40 +105,38 @@ def resolve(
     source_result: Callable[[Reference], Result | None],
     input_deps: Iterable[Address] = (),
 ) -> Resolution:
-    """Resolve ``@latest`` references, a produced asset's job output path and a run's input tokens.
+    """Resolve ``@latest`` references, references to a job's output (``azureml://jobs/<job>/outputs/<o>``
+    becomes its run's) and a run's input tokens.
 
     ``result(address)`` is a managed dependency's result, None while this plan is still making it (the
     value is then UNKNOWN in the spec and a binding says how apply fills it in); ``source_result(ref)``
-    is what a data source resolved to. Explicit versions, bare names and registry URIs stay as written.
+    is what a data source resolved to. Explicit versions, bare names, registry URIs and outputs of runs
+    in the workspace stay as written.
     """
     out = Resolution(res.spec)
     subs: list[tuple[tuple[str, ...], Any]] = []
     for ref in refs:
-        if not ref.is_latest or ref.registry:
+        if ref.registry:
             continue
-        template = f"azureml:{ref.target.name}:{{version}}"
+        if ref.output is not None:
+            template = ref.run_template()
+        elif ref.is_latest:
+            template = f"azureml:{ref.target.name}:{{version}}"
+        else:
+            continue
         if managed(ref.target):
             found = result(ref.target)
             if found is None:
                 subs.append((ref.path, UNKNOWN))
                 out.bindings.append(Binding(("spec", *ref.path), ref.target, template))
                 continue
+        elif ref.output is not None:
+            continue  # a run of the workspace: named as it is
         else:
             found = source_result(ref)
             if found is None:
                 continue
         subs.append((ref.path, template.format(**found)))
-    if res.produced_by is not None:
-        placeholder = RUN_PLACEHOLDER % res.produced_by
-        path = res.spec.get("path")
-        if isinstance(path, str) and placeholder in path:
-            template = path.replace(placeholder, "{run}")
-            found = result(res.produced_by)
-            if found is None:
-                subs.append((("path",), UNKNOWN))
-                out.bindings.append(Binding(("spec", "path"), res.produced_by, template))
-            else:
-                subs.append((("path",), template.format(**found)))
     if subs:
         out.spec = copy.deepcopy(res.spec)
         out.substituted = True

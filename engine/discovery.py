@@ -153,7 +153,7 @@ def load_file(
     for d in pending:
         out.append(replace(d, address=guess))
     if name is None:
-        out.append(Diagnostic(f"a {kind} needs a name", file=display, line=1, hint=_name_hint(facts)))
+        out.append(Diagnostic(f"{kinds.a(kind)} needs a name", file=display, line=1, hint=_name_hint(facts)))
         return None
     try:
         address = Address.parse(f"{kind}.{name}")

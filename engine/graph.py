@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
+from mlplan.core import kinds
 from mlplan.core.errors import Diagnostic, ValidationFailed
+from mlplan.core.suggest import did_you_mean
 from mlplan.engine import references
 from mlplan.engine.address import Address
-from mlplan.engine.config import PROJECT_FILE, Config
+from mlplan.engine.config import PROJECT_FILE, Config, ResourceSpec
 from mlplan.engine.references import BadReference, Reference
 
 
@@ -63,7 +65,10 @@ def _add_references(config: Config, graph: Graph, diags: list[Diagnostic]) -> No
             if ref.target == address:
                 continue
             found.append(ref)
-            if ref.target in config.resources and not ref.registry:
+            target = config.resources.get(ref.target)
+            if target is not None and not ref.registry and makes(target, ref):
+                if ref.output is not None and not _has_output(target, ref.output):
+                    diags.append(_no_such_output(res, target, ref))
                 graph.dag.add_edge(ref.target, address, via=ref.path)
             else:
                 source = Address(ref.target.kind, _source_name(ref))
@@ -72,6 +77,37 @@ def _add_references(config: Config, graph: Graph, diags: list[Diagnostic]) -> No
                 graph.dag.add_node(source, managed=False)
                 graph.dag.add_edge(source, address)
         graph.refs[address] = found
+
+
+def makes(target: ResourceSpec, ref: Reference) -> bool:
+    """Whether ``ref`` names what the project makes of ``target``: the resource itself, its latest version or
+    the version it declares. Another version of a project's asset is one that exists already (or never will):
+    a data source, read and pinned like any other."""
+    if ref.version in (None, "latest") or not kinds.facts(target.address.kind).versioned:
+        return True
+    declared = target.spec.get("version")
+    return declared is not None and str(declared) == ref.version
+
+
+# Outputs every Azure ML job has without declaring them.
+IMPLICIT_OUTPUTS = frozenset({"artifacts", "default"})
+
+
+def _has_output(job: ResourceSpec, output: str) -> bool:
+    declared = job.spec.get("outputs")
+    return output in IMPLICIT_OUTPUTS or (isinstance(declared, dict) and output in declared)
+
+
+def _no_such_output(res: ResourceSpec, job: ResourceSpec, ref: Reference) -> Diagnostic:
+    assert ref.output is not None
+    declared = job.spec.get("outputs")
+    names = sorted(declared) if isinstance(declared, dict) else []
+    return res.diag(
+        f"{'.'.join(ref.path)}: {ref.raw} names output {ref.output!r} of {job.address}, which has no such output"
+        + did_you_mean(ref.output, names),
+        ref.path,
+        hint=f"outputs of {job.address} ({job.file}): {', '.join(names) or 'none'}; declare it under outputs:",
+    )
 
 
 def _source_name(ref: Reference) -> str:

@@ -7,10 +7,17 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from mlplan.core.suggest import did_you_mean
 from mlplan.engine.yamlio import LineDict
 
-# `$${` escapes a literal `${`; `${{` is an Azure ML binding and never matches.
-_REF = re.compile(r"\$\$\{|\$\{(?!\{)\s*(var\.([A-Za-z_][A-Za-z0-9_-]*)|env:([A-Za-z_][A-Za-z0-9_]*))\s*\}")
+# `$${` escapes a literal `${`; `${{` is an Azure ML binding and never matches. The last alternative is a
+# reference begun and not finished (`${var.x` with no `}`, `${var.a b}`, `${env:HOME` at the end): an error,
+# where a lone `${` of a shell command (`${HOME}`, `${env:-x}`) is left alone.
+_REF = re.compile(
+    r"\$\$\{"
+    r"|\$\{(?!\{)\s*(var\.([A-Za-z_][A-Za-z0-9_-]*)|env:([A-Za-z_][A-Za-z0-9_]*))\s*\}"
+    r"|(\$\{(?!\{)\s*(?:var\.[^}\s]*\}?|env:[A-Za-z_][A-Za-z0-9_]*(?=\s|$)))"
+)
 _WHOLE = re.compile(r"^\$\{\s*var\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}$")
 
 # Called with (message, path) for every unknown name; path is the key path to the value.
@@ -31,7 +38,7 @@ class Interpolator:
     def _missing(self, name: str) -> str:
         if name in self.declared:
             return f"variable {name!r} has no value"
-        return f"unknown variable {name!r}"
+        return f"unknown variable {name!r}" + did_you_mean(name, {*self.declared, *self.variables})
 
     def string(self, text: str, path: tuple[str, ...], on_error: OnError) -> Any:
         if "$" not in text:
@@ -47,6 +54,9 @@ class Interpolator:
         def sub(match: re.Match[str]) -> str:
             if match.group(0) == "$${":
                 return "${"
+            if match.group(4) is not None:
+                on_error(_unfinished(match.group(4)), path)
+                return match.group(0)
             var, env = match.group(2), match.group(3)
             if var is not None:
                 if var not in self.variables:
@@ -76,6 +86,11 @@ class Interpolator:
         if isinstance(value, list):
             return [self.value(v, on_error, (*path, str(i))) for i, v in enumerate(value)]
         return value
+
+
+def _unfinished(fragment: str) -> str:
+    what = "malformed" if fragment.endswith("}") else "unterminated"
+    return f"{what} variable reference {fragment!r}"
 
 
 def _scalar(value: Any) -> str:

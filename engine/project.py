@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from mlplan.core.errors import Diagnostic, ValidationFailed
+from mlplan.core.suggest import did_you_mean, did_you_mean_address
 from mlplan.engine import variables
 from mlplan.engine.address import Address
 from mlplan.engine.config import PROJECT_FILE, EnvironmentConfig, Lifecycle, ResourceSpec, project_schema
 from mlplan.engine.durations import parse_duration
-from mlplan.engine.interpolate import Interpolator, line_for_path
+from mlplan.engine.interpolate import Interpolator, OnError, line_for_path
 from mlplan.engine.yamlio import LineDict, YamlError, line_of, load_file, plain
 
 DEFAULT_ENV = "local"
@@ -57,11 +58,24 @@ def interpolate(doc: LineDict, env_name: str, interp: Interpolator, out: list[Di
             envs = LineDict()
             envs.line, envs.key_lines = v.line, v.key_lines
             for name, block in v.items():
-                envs[name] = interp.value(block, on_error, (k, name)) if name == env_name else block
+                envs[name] = _environment_block(block, interp, on_error, (k, name)) if name == env_name else block
             body[k] = envs
         else:
             body[k] = interp.value(v, on_error, (k,))
     return body
+
+
+def _environment_block(block: Any, interp: Interpolator, on_error: OnError, path: tuple[str, ...]) -> Any:
+    """The selected environment, interpolated but for its ``variables:``, which ``variables.resolve`` has
+    read already (interpolating them again would report each unset ``${env:X}`` twice)."""
+    if not isinstance(block, LineDict) or "variables" not in block:
+        return interp.value(block, on_error, path)
+    rest = LineDict()
+    rest.line, rest.key_lines = block.line, block.key_lines
+    rest.update((k, v) for k, v in block.items() if k != "variables")
+    out = interp.value(rest, on_error, path)
+    out["variables"] = block["variables"]
+    return out
 
 
 def schema_check(body: LineDict, out: list[Diagnostic]) -> None:
@@ -95,7 +109,7 @@ def environment(body: LineDict, env_name: str) -> EnvironmentConfig:
         raise ValidationFailed(
             [
                 Diagnostic(
-                    f"unknown environment {env_name!r}",
+                    f"unknown environment {env_name!r}" + did_you_mean(env_name, environments),
                     file=PROJECT_FILE,
                     line=line_of(body, "environments"),
                     hint=f"use one of: {known} (or add it under environments:)",
@@ -156,7 +170,7 @@ def check_settings(
         if key not in known:
             out.append(
                 Diagnostic(
-                    f"settings for {key!r}, which no resource file defines",
+                    f"settings for {key!r}, which no resource file defines" + did_you_mean_address(key, known),
                     file=PROJECT_FILE,
                     line=line_for_path(body, ("settings", key)),
                     address=key,
@@ -168,7 +182,7 @@ def check_settings(
             if dep not in known:
                 out.append(
                     Diagnostic(
-                        f"depends_on {dep!r} refers to nothing",
+                        f"depends_on {dep!r} refers to nothing" + did_you_mean_address(dep, known),
                         file=PROJECT_FILE,
                         line=line_for_path(body, ("settings", key, "depends_on", str(i))),
                         address=key,
@@ -186,7 +200,8 @@ def check_promotion(
         if Address("model", str(name)) not in resources:
             out.append(
                 Diagnostic(
-                    f"promotion policy for model {name!r}, which this project does not define",
+                    f"promotion policy for model {name!r}, which this project does not define"
+                    + did_you_mean(str(name), models),
                     file=PROJECT_FILE,
                     line=line_for_path(body, ("promotion", str(name))),
                     hint=f"name a model by its name: field (models here: {', '.join(models) or 'none'})",

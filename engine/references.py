@@ -1,4 +1,5 @@
-"""Finding references between resources in Azure ML YAML (``azureml:`` short forms and URIs)."""
+"""Finding references between resources in Azure ML YAML (``azureml:`` short forms and URIs, a job's output
+as ``azureml://jobs/<job>/outputs/<output>``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from mlplan.core import kinds
 from mlplan.engine.address import Address
 
 # Field names whose reference kind is known from the field itself.
@@ -19,6 +21,8 @@ _URI_ASSET = re.compile(
     r"^azureml://(?:.*/)?(data|models|environments|computes|onlineEndpoints)/([A-Za-z0-9][A-Za-z0-9_.\-]*)"
     r"(?:/versions/([A-Za-z0-9_.\-]+)|/labels/([A-Za-z0-9_\-]+))?/?$"
 )
+# A job's output. <job> is a run in the workspace, or a job of the project (then: its run, once it has run).
+_URI_JOB_OUTPUT = re.compile(r"^azureml://jobs/([A-Za-z0-9][A-Za-z0-9_.\-]*)/outputs/([A-Za-z0-9_.\-]+)(/.*)?$")
 _URI_KINDS = {
     "data": "data",
     "models": "model",
@@ -37,10 +41,17 @@ class Reference:
     version: str | None  # "3", "latest", or None (bare)
     raw: str
     registry: bool = False  # azureml://registries/...: never managed by the project
+    output: str | None = None  # the job output an azureml://jobs/<job>/outputs/<output> URI names
 
     @property
     def is_latest(self) -> bool:
         return self.version == "latest"
+
+    def run_template(self) -> str:
+        """The URI with its job's run as ``{run}`` (a template for ``str.format``)."""
+        prefix = f"azureml://jobs/{self.target.name}/"
+        tail = self.raw.removeprefix(prefix).replace("{", "{{").replace("}", "}}")
+        return "azureml://jobs/{run}/" + tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +76,13 @@ def _kind_for(path: tuple[str, ...]) -> str | None:
     return None
 
 
-def parse(value: str, path: tuple[str, ...]) -> Reference | BadReference | None:
+def parse(value: str, path: tuple[str, ...], typed: str | None = None) -> Reference | BadReference | None:
+    """The reference ``value`` makes at ``path``, if any; ``typed``: the kind its sibling ``type:`` says."""
     if not value.startswith("azureml:"):
         return None
+    if value.startswith("azureml://jobs/"):
+        job = _URI_JOB_OUTPUT.match(value)
+        return Reference(path, Address("job", job.group(1)), None, value, output=job.group(2)) if job else None
     if value.startswith("azureml://"):
         m = _URI_ASSET.match(value)
         if not m:
@@ -76,7 +91,7 @@ def parse(value: str, path: tuple[str, ...]) -> Reference | BadReference | None:
         uri_version: str | None = m.group(3) or m.group(4)
         return Reference(path, Address(uri_kind, m.group(2)), uri_version, value, registry="/registries/" in value)
     short = _SHORT.match(value)
-    kind = _kind_for(path)
+    kind = typed or _kind_for(path)
     if not short or kind is None:
         return None
     name: str = short.group(1)
@@ -89,21 +104,23 @@ def parse(value: str, path: tuple[str, ...]) -> Reference | BadReference | None:
         return BadReference(
             path,
             value,
-            f"{value!r} names a {kind} without a version",
+            f"{value!r} names {kinds.a(kind)} without a version",
             f"write azureml:{name}:<version> or azureml:{name}@latest",
         )
     return Reference(path, Address(kind, name), version, value)
 
 
-def find(spec: Any, path: tuple[str, ...] = ()) -> Iterator[Reference | BadReference]:
-    """Every reference in a spec, depth first, in document order."""
+def find(spec: Any, path: tuple[str, ...] = (), typed: str | None = None) -> Iterator[Reference | BadReference]:
+    """Every reference in a spec, depth first, in document order (a job input's ``path:`` is of the kind
+    its ``type:`` names: a model for ``custom_model``)."""
     if isinstance(spec, str):
-        ref = parse(spec, path)
+        ref = parse(spec, path, typed)
         if ref is not None:
             yield ref
     elif isinstance(spec, dict):
+        kind = kinds.TYPE_KINDS.get(str(spec.get("type")).lower()) if "inputs" in path else None
         for k, v in spec.items():
-            yield from find(v, (*path, str(k)))
+            yield from find(v, (*path, str(k)), kind if k == "path" else None)
     elif isinstance(spec, list):
         for i, v in enumerate(spec):
             yield from find(v, (*path, str(i)))

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlplan.core.errors import Diagnostic, ProviderError, ValidationFailed
-from mlplan.engine import nodes
-from mlplan.engine.address import Address
+from mlplan.engine import nodes, unresolved
 from mlplan.engine.config import Config
 from mlplan.engine.events import Emit, Refreshed, RefreshStarted
 from mlplan.engine.graph import Graph
@@ -128,7 +127,7 @@ def refresh(
                 elif what == "pending":
                     obs.pending[key] = result
                 elif result is None:
-                    missing.append(_missing_source(graph, key))
+                    missing.append(unresolved.missing_source(config, graph, state, key))
                 else:
                     obs.sources[key] = result
                 if what in ("resource", "source"):
@@ -153,15 +152,3 @@ def _settled(
     if op.action in REMOVING:
         return rt.read(ctx, ident) if ident is not None else None
     return rt.find_owned(ctx, op.name or op.address.split(".", 1)[1], op.op_id)
-
-
-def _missing_source(graph: Graph, source: Address) -> Diagnostic:
-    ref = graph.data_sources[source]
-    file, line, user = graph.source_where.get(source, (None, None, str(source)))
-    return Diagnostic(
-        f"{ref.raw} refers to a {source.kind} that neither this project nor the workspace has",
-        file=file,
-        line=line,
-        address=user,
-        hint="create it, add it to the project, or fix the reference",
-    )

@@ -15,6 +15,7 @@ from typing import Any
 
 from mlplan.core.clock import now_iso
 from mlplan.core.errors import UsageError
+from mlplan.core.suggest import did_you_mean_address
 from mlplan.engine import gates
 from mlplan.engine.apply import Applier, ApplyOptions, ApplyResult
 from mlplan.engine.events import Emit, quiet
@@ -32,9 +33,12 @@ def plan(session: Session, state: State, options: PlanOptions, emit: Emit = quie
     """A plan against ``state`` (read under the caller's lock); it writes nothing."""
     require_ready(session)
     options = dataclasses.replace(options, parallelism=options.parallelism or session.config.environment.parallelism)
-    for t in (*options.targets, *options.replace):
-        if t not in session.config.resources and str(t) not in state.resources:
-            raise UsageError(f"{t} is not a resource of this project (see `mlplan state list`)")
+    known = {*map(str, session.config.resources), *state.resources}
+    for flag, given in (("--target", options.targets), ("--replace", options.replace)):
+        for t in given:
+            if str(t) not in known:
+                close = did_you_mean_address(str(t), known)
+                raise UsageError(f"{flag} {t}: not a resource of this project (see `mlplan graph`){close}")
     result = make_plan(
         session.config,
         session.graph,

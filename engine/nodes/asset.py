@@ -34,7 +34,13 @@ class AssetNode(NodeKind):
             adopted = p.adoption(b)
             if adopted is not None:
                 return adopted
-            why = f"registered from the new run of {producer}" if from_new_run else "not in state: will be created"
+            if from_new_run:
+                why = f"registered from the new run of {producer}"
+            elif producer is not None:
+                run = (p.result_of(producer) or {}).get("run") if p.managed(producer) else producer.name
+                why = f"registered from run {run} of {producer if p.managed(producer) else 'the workspace'}"
+            else:
+                why = "not in state: will be created"
             return p.change(b, Action.CREATE, why, after=b.public_after)
         by_lifecycle = lifecycle_change(p, b, rs, observed)
         if by_lifecycle is not None:
@@ -51,8 +57,12 @@ class AssetNode(NodeKind):
         if from_new_run:
             return new_version(f"registered from the new run of {producer}")
         if producer is not None and not p.same_inputs(rs, b):
-            run = (p.result_of(producer) or {}).get("run", "")
-            return new_version(f"{producer} has a run ({run}) this version was not registered from")
+            if not p.managed(producer):  # a run of the workspace: if no field changed, the path did
+                if not diff.changed:
+                    return new_version(f"registered from another run: {res.spec.get('path')}")
+            else:
+                run = (p.result_of(producer) or {}).get("run", "")
+                return new_version(f"{producer} has a run ({run}) this version was not registered from")
         if not diff.changed:
             return p.change(b, Action.NO_OP, "up to date", before=before, after=b.public_after)
         reason = diff_reason(rs, b.content, diff.changes)

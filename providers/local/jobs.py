@@ -29,7 +29,8 @@ from mlplan.core.clock import now_iso
 from mlplan.core.content import list_files
 from mlplan.core.errors import ProviderError
 from mlplan.core.faults import crashpoint
-from mlplan.core.kinds import is_remote
+from mlplan.core.kinds import TYPE_KINDS, is_remote
+from mlplan.core.suggest import did_you_mean
 from mlplan.providers.base import (
     OWNERSHIP_TAGS,
     TAG_OPERATION,
@@ -127,7 +128,8 @@ class JobType(ResourceType):
                 problems.append(
                     Problem(
                         ("command",),
-                        f"command uses ${{{{{group}.{name}}}}} but {group} has no {name!r}",
+                        f"command uses ${{{{{group}.{name}}}}} but {group} has no {name!r}"
+                        + did_you_mean(name, inputs if group == "inputs" else outputs),
                         f"declare {name} under {group}: or fix the binding",
                     )
                 )
@@ -260,8 +262,9 @@ class JobType(ResourceType):
                 return str(outputs[name])
             item = inputs[name]
             if isinstance(item, dict):
-                if "path" in item:
-                    return str(resolve(ctx, str(item["path"]), desired.base_dir))
+                if "path" in item:  # a model input is found among models, not data
+                    kind = TYPE_KINDS.get(str(item.get("type", "")).lower(), "data")
+                    return str(resolve(ctx, str(item["path"]), desired.base_dir, kind))
                 return str(item.get("default", item.get("value", "")))
             return str(item).lower() if isinstance(item, bool) else str(item)
 

@@ -46,22 +46,22 @@ def test_state_rm_forgets_without_deleting_and_import_adopts(project: Path) -> N
     r = run_mlplan("-C", str(project), "plan", "--json")
     change = {c["address"]: c for c in json.loads(r.out)["changes"]}["compute.cpu"]
     assert change["action"] == "adopt", change
+    missing = run_mlplan("-C", str(project), "import", "compute.cpu", "computes/gpu")
+    assert missing.code == 1 and "no compute with id 'computes/gpu'" in missing.err, missing.text
+    # an id of the wrong shape: what shape it should have, not a traceback
+    for address, ident, shape in [
+        ("data.iris", "foo/bar", "data/<name>/versions/<version>"),
+        ("compute.cpu", "computes/gpu/extra", "computes/<name>"),
+    ]:
+        bad = run_mlplan("-C", str(project), "import", address, ident)
+        assert bad.code == 1 and f"expected {shape}" in bad.err and "Traceback" not in bad.text, bad.text
     r = run_mlplan("-C", str(project), "import", "compute.cpu", "computes/cpu")
     assert r.code == 0, r.text
     assert run_mlplan("-C", str(project), "plan", "--detailed-exitcode").code == 0
     again = run_mlplan("-C", str(project), "import", "compute.cpu", "computes/cpu")
     assert again.code == 1 and "already in state" in again.err
-    missing = run_mlplan("-C", str(project), "import", "compute.gpu", "computes/gpu")
-    assert missing.code == 1 and "no compute with id" in missing.err
     unreadable = run_mlplan("-C", str(project), "state", "push", str(project / "no-such-state.json"))
     assert unreadable.code == 1 and "cannot read" in unreadable.err and "No such file" in unreadable.err
-    # an id of the wrong shape: what shape it should have, not a traceback
-    for address, ident, shape in [
-        ("data.x", "foo/bar", "data/<name>/versions/<version>"),
-        ("compute.gpu", "computes/gpu/extra", "computes/<name>"),
-    ]:
-        bad = run_mlplan("-C", str(project), "import", address, ident)
-        assert bad.code == 1 and f"expected {shape}" in bad.err and "Traceback" not in bad.text, bad.text
 
 
 def test_state_mv_pull_push(project: Path, tmp_path: Path) -> None:

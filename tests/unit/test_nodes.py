@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from mlplan.core.errors import ValidationFailed
 from mlplan.engine import nodes
 from mlplan.engine.address import Address
 from mlplan.engine.nodes.base import ApplyContext, Outcome
 from mlplan.engine.nodes.run import RunNode
 from mlplan.engine.plan import Action, ResourceChange
 from mlplan.engine.planner import PlanOptions
-from tests.unit.fakes import Harness, actions, by_address, data, deployment, endpoint, job
+from tests.unit.fakes import Harness, actions, by_address, data, deployment, endpoint, job, model
 
 TRAINED = {
     "res/train.yml": job(outputs={"model": {"type": "custom_model", "name": "clf"}}),
@@ -59,6 +60,79 @@ def test_a_targeted_run_is_followed_by_its_dependents_in_the_next_plan(h: Harnes
 
 
 TRAINED_OUTPUTS = {"model": {"type": "custom_model", "name": "clf"}}
+
+# model.clf written in a file of its own, registered from job.train's output by its URI
+BY_URI = {
+    "res/train.yml": job(outputs={"model": {"type": "custom_model"}}),
+    "res/clf.yml": model(type="custom_model", path="azureml://jobs/train/outputs/model"),
+}
+
+
+def test_an_asset_whose_path_is_a_job_output_is_registered_from_the_run(h: Harness) -> None:
+    """`path: azureml://jobs/train/outputs/model` is what a job output with `name:` is: the asset depends on
+    the job and is registered from the run apply makes (it used to fail at apply: content.path added)."""
+    h.write(BY_URI)
+    config, graph = h.load()
+    assert config.resources[Address("model", "clf")].produced_by == Address("job", "train")
+    assert (Address("job", "train"), Address("model", "clf")) in graph.dag.edges
+    plan = h.plan()
+    clf = by_address(plan)["model.clf"]
+    assert clf.action is Action.CREATE and clf.reason == "registered from the new run of job.train"
+    assert [(b.path, str(b.source), b.template) for b in clf.bindings] == [
+        (("spec", "path"), "job.train", "azureml://jobs/{run}/outputs/model")
+    ]
+    h.apply_ok(plan)
+    run = h.state().resources["job.train"].outputs["run"]
+    [create] = [c for c in h.provider.ops("create") if c.name == "clf"]
+    assert create.spec is not None and create.spec["path"] == f"azureml://jobs/{run}/outputs/model"
+    assert _changes(h) == {}
+    h.write({"res/train.yml": job(command="python train.py --v2", outputs={"model": {"type": "custom_model"}})})
+    assert _changes(h) == {"job.train": Action.TRAIN, "model.clf": Action.NEW_VERSION}
+
+
+def test_a_job_reading_another_jobs_output_reads_its_run(h: Harness) -> None:
+    inputs = {"m": {"type": "custom_model", "path": "azureml://jobs/train/outputs/model"}}
+    h.write({**BY_URI, "res/score.yml": job("score", inputs=inputs)})
+    h.apply_ok()
+    run = h.state().resources["job.train"].outputs["run"]
+    [score] = [c for c in h.provider.ops("create") if c.name == "score"]
+    assert score.spec is not None and score.spec["inputs"]["m"]["path"] == f"azureml://jobs/{run}/outputs/model"
+    h.write({"res/train.yml": job(command="python train.py --v2", outputs={"model": {"type": "custom_model"}})})
+    assert _changes(h)["job.score"] is Action.TRAIN, "a new run upstream is a new input"
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        (
+            "azureml://jobs/train/outputs/modle",
+            "output 'modle' of job.train, which has no such output; did you mean 'model'?",
+        ),
+        ("azureml://jobs/trian/outputs/model", "did you mean 'azureml://jobs/train/outputs/model'?"),
+    ],
+    ids=["output", "job"],
+)
+def test_a_job_output_nobody_makes_is_refused_at_plan_time(h: Harness, path: str, says: str) -> None:
+    h.write({**BY_URI, "res/clf.yml": model(type="custom_model", path=path)})
+    with pytest.raises(ValidationFailed) as exc:
+        h.plan()
+    [diag] = exc.value.diagnostics
+    assert says in diag.message
+    assert (diag.file, diag.line, diag.address) == ("res/clf.yml", 3, "model.clf")  # path:
+    assert diag.hint is not None
+    assert not h.provider.ops()
+
+
+def test_an_asset_registered_from_a_run_of_the_workspace_reads_that_run(h: Harness) -> None:
+    h.provider.preload("job", "old-run", {"command": "python train.py"})
+    h.write({"res/clf.yml": model(type="custom_model", path="azureml://jobs/old-run/outputs/model")})
+    plan = h.plan()
+    assert actions(plan) == {"job.old-run": Action.READ, "model.clf": Action.CREATE}
+    assert by_address(plan)["model.clf"].reason == "registered from run old-run of the workspace"
+    h.apply_ok(plan)
+    [create] = [c for c in h.provider.ops("create") if c.name == "clf"]
+    assert create.spec is not None and create.spec["path"] == "azureml://jobs/old-run/outputs/model"
+    assert _changes(h) == {"job.old-run": Action.READ}
 
 
 def test_a_run_counts_the_versions_it_reads_as_inputs(h: Harness) -> None:

@@ -29,7 +29,8 @@ def _edges(h: Harness) -> set[tuple[Address, Address]]:
     ids=["name:version", "@latest", "uri", "bare"],
 )
 def test_environment_reference_forms_make_an_edge_to_the_managed_env(h: Harness, ref: str) -> None:
-    h.write({"res/env.yml": environment(), "res/train.yml": job(environment=ref)})
+    # a version is the project's when the environment declares it
+    h.write({"res/env.yml": environment(version="1"), "res/train.yml": job(environment=ref)})
     _config, graph = h.load()
     assert (ENV, TRAIN) in graph.dag.edges
     assert graph.dag.nodes[ENV]["managed"] is True
@@ -41,8 +42,8 @@ def test_job_references_compute_data_and_env_and_deployment_its_endpoint(h: Harn
     h.write(
         {
             "res/cpu.yml": compute(),
-            "res/env.yml": environment(),
-            "res/iris.yml": data(),
+            "res/env.yml": environment(version="1"),
+            "res/iris.yml": data(version="1"),
             "res/train.yml": job(
                 environment="azureml:env:1",
                 compute="azureml:cpu",
@@ -140,3 +141,66 @@ def test_bare_model_reference_is_an_error_with_a_hint(h: Harness) -> None:
     assert diag.file == "res/blue.yml" and diag.line is not None
     assert "without a version" in diag.message
     assert diag.hint is not None and "azureml:clf:<version>" in diag.hint and "azureml:clf@latest" in diag.hint
+
+
+def test_another_version_of_a_project_asset_is_a_pinned_data_source(h: Harness) -> None:
+    """`azureml:env:1` when the project's env is at version 2: the version that exists, read and pinned, and
+    no edge: the job keeps reading version 1 whatever the project registers next."""
+    h.write({"res/env.yml": environment()})
+    h.apply_ok()
+    h.write(
+        {
+            "files/conda.yml": "name: env\ndependencies: [python=3.12]\n",
+            "res/train.yml": job(environment="azureml:env:1"),
+        }
+    )
+    _config, graph = h.load()
+    assert Address("environment", "env:1") in graph.data_sources
+    assert (ENV, TRAIN) not in graph.dag.edges
+    plan = h.plan()
+    read = by_address(plan)["environment.env:1"]
+    assert read.action is Action.READ and read.pin is not None and read.pin.version == "1"
+    assert actions(plan)["environment.env"] is Action.NEW_VERSION
+    h.apply_ok(plan)
+    [train] = h.provider.ops("create")[-1:]
+    assert train.name == "train" and train.spec is not None and train.spec["environment"] == "azureml:env:1"
+
+
+def test_a_version_the_project_never_registers_is_refused_at_plan_time(h: Harness) -> None:
+    h.write({"res/clf.yml": model()})
+    h.apply_ok()
+    h.write({"res/ep.yml": endpoint(), "res/blue.yml": deployment(model="azureml:clf:7")})
+    h.provider.reset()
+    with pytest.raises(ValidationFailed) as exc:
+        h.plan()
+    [diag] = exc.value.diagnostics
+    assert (diag.file, diag.line, diag.address) == ("res/blue.yml", 6, "online_deployment.ep/blue")  # model:
+    assert "version 7 of model clf, which this project registers (res/clf.yml:1)" in diag.message
+    assert "the workspace has version 1" in diag.message
+    assert diag.hint is not None and "azureml:clf@latest" in diag.hint and "version: 7" in diag.hint
+    assert not h.provider.ops("create") and not h.provider.ops("update")
+
+
+def test_a_declared_version_is_the_projects_even_before_it_exists(h: Harness) -> None:
+    h.write(
+        {"res/clf.yml": model(version="7"), "res/ep.yml": endpoint(), "res/blue.yml": deployment(model="azureml:clf:7")}
+    )
+    _config, graph = h.load()
+    assert (Address("model", "clf"), BLUE) in graph.dag.edges and not graph.data_sources
+    h.apply_ok()
+    assert h.state().resources["online_deployment.ep/blue"].attributes["model"] == "azureml:clf:7"
+
+
+def test_a_missing_reference_suggests_the_projects_closest_name(h: Harness) -> None:
+    h.write(
+        {"res/iris.yml": data(), "res/train.yml": job(inputs={"d": {"type": "uri_file", "path": "azureml:irs@latest"}})}
+    )
+    with pytest.raises(ValidationFailed) as exc:
+        h.plan()
+    [diag] = exc.value.diagnostics
+    assert diag.message == (
+        "azureml:irs@latest refers to a data asset that neither this project nor the workspace has;"
+        " did you mean 'azureml:iris@latest'?"
+    )
+    assert (diag.file, diag.address) == ("res/train.yml", "job.train")
+    assert diag.hint is not None and "res/iris.yml" in diag.hint
