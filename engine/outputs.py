@@ -8,13 +8,13 @@ variable can be read: ``${online_endpoint.${var.endpoint}.scoring_uri}``), then 
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from mlplan.core.errors import Diagnostic
+from mlplan.core.suggest import closest
 from mlplan.engine.address import Address
 from mlplan.engine.config import PROJECT_FILE, Config, ResourceSpec
 from mlplan.engine.desired import make_desired, observed_of
@@ -112,10 +112,10 @@ def attributes_of(res: ResourceSpec, provider: Provider, project: str) -> set[st
 
 def suggestion(word: str, candidates: Iterable[str], what: str) -> str:
     names = list(candidates)
-    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    close = closest(word, names)
     listing = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
     known = f"{what}: {listing}" if names else f"no {what}"
-    return f"did you mean {close[0]}? ({known})" if close else known
+    return f"did you mean {close}? ({known})" if close else known
 
 
 def _read(rs: ResourceState | None, attr: str) -> str | None:
