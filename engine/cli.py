@@ -39,9 +39,10 @@ if TYPE_CHECKING:
     from mlplan.engine.planner import PlanOptions
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(context_settings=CONTEXT, invoke_without_command=True)
 @click.version_option(__version__, prog_name="mlplan")
 @click.option("-C", "--chdir", metavar="DIR", help="Run as if started in DIR (the project root).")
+@click.option("--no-color", is_flag=True, help="No colour in the plan (also: NO_COLOR set, or not a terminal).")
 @click.option(
     "-e",
     "--env",
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
     help="Environment to work on (default: default_environment or local; env MLPLAN_ENV).",
 )
 @click.pass_context
-def cli(ctx: click.Context, chdir: str | None, env: str | None) -> None:
+def cli(ctx: click.Context, chdir: str | None, no_color: bool, env: str | None) -> None:
     """Terraform-style plan/apply for Azure Machine Learning.
 
     \b
@@ -60,7 +61,42 @@ def cli(ctx: click.Context, chdir: str | None, env: str | None) -> None:
       mlplan apply plan.json               # exactly those changes
       mlplan -e dev apply --auto-approve   # plan + apply in one go
     """
-    ctx.obj = Obj(chdir, env)
+    ctx.obj = Obj(chdir, env, no_color)
+    if ctx.invoked_subcommand is None:  # bare `mlplan`: what it can do
+        click.echo(ctx.get_help())
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--quickstart", is_flag=True, help="Copy the quickstart project here (train, register, deploy, locally).")
+@click.option("--example", is_flag=True, help="Print the annotated example of mlplan.yaml: every setting.")
+@click.option("--schema", "json_schema", is_flag=True, help="Print the JSON Schema of mlplan.yaml, for editors.")
+@click.pass_obj
+def init(obj: Obj, quickstart: bool, example: bool, json_schema: bool) -> None:
+    """Start a project: write a minimal mlplan.yaml in the folder (-C DIR, or the current one).
+
+    Never overwrites a file.
+
+    \b
+    Examples:
+      mlplan init
+      mlplan -C churn init --quickstart && mlplan -C churn apply --auto-approve
+      mlplan init --example > mlplan.example.yaml
+      mlplan init --schema > .vscode/mlplan.schema.json
+    """
+    from mlplan.engine import scaffold
+
+    if sum((quickstart, example, json_schema)) > 1:
+        raise click.UsageError("--quickstart, --example and --schema do one thing each: choose one")
+    if example or json_schema:
+        click.echo(scaffold.example() if example else scaffold.schema(), nl=False)
+        return
+    if quickstart:
+        written = scaffold.copy_quickstart(obj.root)
+        click.echo(f"Copied the quickstart into {obj.root} ({len(written)} files).")
+        click.echo(f"Next: mlplan -C {obj.root} apply --auto-approve   (trains, registers and serves a model locally)")
+        return
+    target = scaffold.write_project(obj.root)
+    click.echo(f"Wrote {target}. Add Azure ML CLI v2 YAML files beside it, then: mlplan plan")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -74,7 +110,8 @@ def validate(obj: Obj, variables: tuple[str, ...], no_sdk: bool) -> None:
 
     \b
     Example:
-      mlplan -C examples/assets validate
+      mlplan validate
+      mlplan -e prd validate --no-sdk     # an azure environment, offline
     """
     from mlplan.core.errors import ValidationFailed
     from mlplan.engine.config import Config
@@ -166,7 +203,7 @@ def _plan_and_show(obj: Obj, options: PlanOptions, fmt: str, variables: tuple[st
     require_ready(session)  # before the state lock: what the user can act on first
     with locked_state(session, "plan") as state:
         the_plan = workflow.plan(session, state, options, progress(fmt))
-    click.echo(render.render(the_plan.to_json(), fmt))
+    click.echo(render.render(the_plan.to_json(), fmt, color=obj.color))
     return the_plan
 
 
@@ -213,7 +250,7 @@ def show(obj: Obj, planfile: str | None, fmt: str, as_json: bool) -> None:
 
     fmt = output_format(fmt, as_json)
     if planfile:
-        click.echo(render.render(load_plan(planfile).to_json(), fmt))
+        click.echo(render.render(load_plan(planfile).to_json(), fmt, color=obj.color))
         return
     session = open_session(obj)
     state = session.backend.read()
@@ -257,7 +294,7 @@ def _run_apply(
         report = workflow.run_apply(
             session,
             request,
-            show=lambda p: click.echo(render.text(p.to_json())),
+            show=lambda p: click.echo(render.text(p.to_json(), color=obj.color)),
             confirm=confirmation(auto_approve, what),
             emit=progress("text"),
             stop=stop,

@@ -28,9 +28,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Obj:
     """The group's options, handed to every command."""
 
-    def __init__(self, chdir: str | None, env: str | None) -> None:
+    def __init__(self, chdir: str | None, env: str | None, no_color: bool = False) -> None:
         self.root = Path(chdir or ".").resolve()
         self.env = env
+        self.no_color = no_color
+
+    @property
+    def color(self) -> bool:
+        """Colour on a terminal, unless --no-color or NO_COLOR (https://no-color.org) says otherwise."""
+        import sys
+
+        return not self.no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
 
 
 def err(msg: str) -> None:

@@ -104,7 +104,7 @@ def output_format(fmt: str, as_json: bool) -> str:
 
 # -- -C/--chdir and -e/--env after the command --------------------------------------------------------
 
-_GLOBALS = {"chdir": "-C/--chdir", "env": "-e/--env"}
+_GLOBALS = {"chdir": "-C/--chdir", "env": "-e/--env", "no_color": "--no-color"}
 
 
 def _after_command(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -112,12 +112,12 @@ def _after_command(ctx: click.Context, param: click.Parameter, value: str | None
     sides with different values, it is ambiguous: refused."""
     from mlplan.engine.cli_common import Obj
 
-    if value is None or param.name is None:
+    if not value or param.name is None:
         return
     root = ctx.find_root()
     before = root.params.get(param.name)
     from_line = root.get_parameter_source(param.name) is click.core.ParameterSource.COMMANDLINE
-    if from_line and before is not None and not _same(param.name, before, value):
+    if from_line and before is not None and param.name != "no_color" and not _same(param.name, before, value):
         raise click.UsageError(
             f"{_GLOBALS[param.name]} is given twice, before the command ({before}) and after it ({value}); give it once"
         )
@@ -126,6 +126,8 @@ def _after_command(ctx: click.Context, param: click.Parameter, value: str | None
         return
     if param.name == "chdir":
         obj.root = Path(value).resolve()
+    elif param.name == "no_color":
+        obj.no_color = True  # a flag: given on either side, it holds
     else:
         obj.env = value
 
@@ -137,7 +139,7 @@ def _same(name: str, before: str, after: str) -> bool:
 
 
 def accept_global_options(group: click.Group) -> None:
-    """Give every command (and sub-group) of ``group`` the global ``-C`` and ``-e`` as well:
+    """Give every command (and sub-group) of ``group`` the global ``-C``, ``-e`` and ``--no-color`` as well:
     ``mlplan plan -e dev`` is ``mlplan -e dev plan``."""
     for command in group.commands.values():
         if any(p.name in _GLOBALS for p in command.params):
@@ -162,5 +164,12 @@ def _options() -> list[Any]:
             expose_value=False,
             callback=_after_command,
             help="Global option, also accepted here: the environment to work on.",
+        ),
+        click.Option(
+            ["--no-color"],
+            is_flag=True,
+            expose_value=False,
+            callback=_after_command,
+            help="Global option, also accepted here: no colour in the plan.",
         ),
     ]

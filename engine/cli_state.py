@@ -27,7 +27,12 @@ def state_group() -> None:
 @state_group.command("list", context_settings=CONTEXT)
 @click.pass_obj
 def list_(obj: Obj) -> None:
-    """List the addresses in state (operations an interrupted run left pending go to stderr)."""
+    """List the addresses in state (operations an interrupted run left pending go to stderr).
+
+    \b
+    Example:
+      mlplan -e dev state list
+    """
     state = open_session(obj).backend.read()
     for addr in sorted(state.resources):
         click.echo(addr)
@@ -44,7 +49,13 @@ def list_(obj: Obj) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def show(obj: Obj, address_text: str, as_json: bool) -> None:
-    """Show one resource's state (secrets appear only as hashes)."""
+    """Show one resource's state: attributes, outputs (secrets appear only as hashes).
+
+    \b
+    Examples:
+      mlplan state show job.train
+      mlplan state show online_endpoint.cancer --json
+    """
     from mlplan.core.errors import StateError
 
     address(address_text)
@@ -56,11 +67,22 @@ def show(obj: Obj, address_text: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
+    from mlplan.core.diffing import show as shown
+
     for key in ("address", "id", "version", "status", "created_at", "updated_at", "input_hash"):
         if data.get(key):
             click.echo(f"{key:12} {data[key]}")
+    click.echo("attributes:")
     for key, value in sorted(data["attributes"].items()):
-        click.echo(f"  {key} = {json.dumps(value)}")
+        click.echo(f"  {key} = {shown(value)}")
+    if data["outputs"]:
+        click.echo("outputs:")
+        for key, value in sorted(data["outputs"].items()):
+            click.echo(f"  {key} = {shown(value)}")
+    if data["secrets"]:
+        click.echo("secrets (hashes only):")
+        for key in sorted(data["secrets"]):
+            click.echo(f"  {key} = (sensitive)")
 
 
 def _not_in_state(addresses: list[str], state: State) -> str:
@@ -92,7 +114,12 @@ def _modify(obj: Obj, operation: str) -> tuple[Session, AbstractContextManager[S
 @click.argument("destination")
 @click.pass_obj
 def mv(obj: Obj, source: str, destination: str) -> None:
-    """Rename SOURCE to DESTINATION in state (e.g. after renaming a resource)."""
+    """Rename SOURCE to DESTINATION in state (e.g. after renaming a resource).
+
+    \b
+    Example:
+      mlplan state mv compute.cpu compute.cpu-cluster
+    """
     from mlplan.core.errors import StateError
     from mlplan.core.kinds import a
 
@@ -116,7 +143,12 @@ def mv(obj: Obj, source: str, destination: str) -> None:
 @click.argument("addresses", nargs=-1, required=True)
 @click.pass_obj
 def rm(obj: Obj, addresses: tuple[str, ...]) -> None:
-    """Forget ADDRESSES without deleting them from the workspace."""
+    """Forget ADDRESSES without deleting them from the workspace.
+
+    \b
+    Example:
+      mlplan state rm online_deployment.cancer/green
+    """
     from mlplan.core.errors import StateError
 
     for a in addresses:
@@ -135,7 +167,12 @@ def rm(obj: Obj, addresses: tuple[str, ...]) -> None:
 @state_group.command(context_settings=CONTEXT)
 @click.pass_obj
 def pull(obj: Obj) -> None:
-    """Print the current state document."""
+    """Print the current state document (JSON).
+
+    \b
+    Example:
+      mlplan -e prd state pull > prd-state.json
+    """
     state = open_session(obj).backend.read()
     click.echo(json.dumps(state.to_json(), indent=1))
 
@@ -145,7 +182,13 @@ def pull(obj: Obj) -> None:
 @click.option("--force", is_flag=True, help="Accept another lineage or a lower serial.")
 @click.pass_obj
 def push(obj: Obj, file: str, force: bool) -> None:
-    """Replace the state with FILE ('-' for stdin); refuses a lower serial or another lineage."""
+    """Replace the state with FILE ('-' for stdin); refuses a lower serial or another lineage.
+
+    \b
+    Examples:
+      mlplan -e prd state push prd-state.json
+      mlplan -e prd state push --force .mlplan/state/prd.json.backup
+    """
     from mlplan.core.errors import StateError
     from mlplan.state.model import State
 
