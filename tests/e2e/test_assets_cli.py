@@ -49,7 +49,7 @@ def test_drift_names_changed_field(project: Path) -> None:
     stored.write_text("tampered\n")
     r = run_mlplan("-C", str(project), "plan", "--refresh-only")
     assert r.code == 0, r.text
-    assert "max_instances: 2 -> 7" in r.out
+    assert "changed outside mlplan: max_instances changed: 2 -> 7" in r.out
     assert "data.iris" in r.out and "content.path" in r.out
     r = run_mlplan("-C", str(project), "apply", "--auto-approve")
     assert r.code == 0, r.text
