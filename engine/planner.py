@@ -64,7 +64,8 @@ def validate(config: Config, provider: Provider) -> None:
             continue
         desired = make_desired(res.address, res.spec, res.base_dir, res.subtype, {}, config.project)
         for p in rt.validate(desired):
-            diags.append(res.diag(p.message, p.path, hint=p.hint))
+            if not res.already_flagged(p.path):
+                diags.append(res.diag(p.message, p.path, hint=p.hint))
     if diags:
         raise ValidationFailed(diags)
 
