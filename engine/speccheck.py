@@ -52,6 +52,9 @@ def rules_for(kind: str, spec: Mapping[str, Any], out: Out) -> Rules | None:
     """The rules azure-ai-ml would load ``spec`` with (by its `type`, `task`, `compute` as azure-ai-ml decides); None
     when there are none (a kind or type azure-ai-ml has no loader for here). A dispatch field azure-ai-ml cannot
     load goes into ``out``."""
+    fixed = _fixed_stem(kind)
+    if fixed is not None:
+        return rules(fixed)
     step: Any = index().get(kind)
     while isinstance(step, dict):
         field = step.get("by")
@@ -81,6 +84,13 @@ def rules_for(kind: str, spec: Mapping[str, Any], out: Out) -> Rules | None:
                 out.append(Problem((field,), message, f"azure-ai-ml loads a {kind} of {field} {allowed}"))
             return None
     return rules(step) if isinstance(step, str) else None
+
+
+@functools.cache
+def _fixed_stem(kind: str) -> str | None:
+    """The rule file of a kind azure-ai-ml loads with one schema whatever the file says (data, model, ...)."""
+    step = index().get(kind)
+    return step["to"] if isinstance(step, dict) and "by" not in step and isinstance(step.get("to"), str) else None
 
 
 @functools.cache
@@ -117,6 +127,9 @@ class Rules:
             value = spec.get(field)
             if isinstance(value, str) and "${" not in value and rule.check(field, value, out):
                 named.add((field,))
+        if not named:
+            self.root.check(spec, (), out)
+            return
         problems: Out = []
         self.root.check(spec, (), problems)
         # the schema's own pattern for a name says less than the name rule: one problem, the rule's
@@ -144,9 +157,11 @@ class NameRule:
 
 # -- nodes -------------------------------------------------------------------------------------------
 class Node:
-    """One field's rule. ``accepts`` are the Python types it may take (unions try only those that may)."""
+    """One field's rule. ``accepts`` are the Python types it may take (unions try only those that may); a value
+    whose exact type is in ``fine`` needs no look at all (the fast path of a spec without problems)."""
 
     accepts: tuple[type, ...] = ()
+    fine: frozenset[type] = frozenset()
     says = "anything"
 
     def check(self, value: Any, path: Path, out: Out) -> None:
@@ -177,6 +192,8 @@ class Str(Node):
         self.pattern = re.compile(node["pattern"]) if "pattern" in node else None
         self.min_len, self.max_len = node.get("min_len"), node.get("max_len")
         self.says = node.get("says") or ("a string" if self.pattern is None else f"a string matching {node['pattern']}")
+        unconstrained = not self.prefix and self.pattern is None and self.min_len is None and self.max_len is None
+        self.fine = frozenset({str}) if unconstrained else frozenset()
 
     def check(self, value: Any, path: Path, out: Out) -> None:
         if not isinstance(value, str):
@@ -199,6 +216,7 @@ class Int(Node):
         # marshmallow's Integer: strict takes integers only; else anything int() takes (3.5 becomes 3, as in the SDK)
         self.accepts = (int,) if self.strict else (int, float, str)
         self.min, self.max = node.get("min"), node.get("max")
+        self.fine = frozenset({int}) if self.min is None and self.max is None else frozenset()
 
     def check(self, value: Any, path: Path, out: Out) -> None:
         if isinstance(value, bool):
@@ -251,6 +269,7 @@ def _range(node: Int | Float, value: float, path: Path, out: Out) -> None:
 
 class Bool(Node):
     accepts = (bool, int, str)
+    fine = frozenset({bool})
     says = "true or false"
 
     def __init__(self, truthy: frozenset[Any], falsy: frozenset[Any]) -> None:
@@ -363,6 +382,7 @@ class Binding(Node):
 
 class Version(Node):
     accepts = (str, int, float)
+    fine = frozenset({str, int, float})
     says = "a version (a string or a number)"
 
     def check(self, value: Any, path: Path, out: Out) -> None:
@@ -385,8 +405,9 @@ class List(Node):
         of = self.of
         if of is ANY:
             return
+        fine = of.fine
         for i, item in enumerate(value):
-            if item is not None:
+            if item is not None and type(item) not in fine:
                 of.check(item, (*path, str(i)), out)
 
 
@@ -396,6 +417,8 @@ class Dict(Node):
 
     def __init__(self, values: Node) -> None:
         self.values = values
+        if values is ANY:
+            self.fine = frozenset({dict})
 
     def check(self, value: Any, path: Path, out: Out) -> None:
         if not isinstance(value, dict):
@@ -405,8 +428,9 @@ class Dict(Node):
         values = self.values
         if values is ANY:
             return
+        fine = values.fine
         for key, item in value.items():
-            if item is not None:
+            if item is not None and type(item) not in fine:
                 values.check(item, (*path, str(key)), out)
 
 
@@ -457,7 +481,7 @@ class Obj(Node):
                 else:
                     unknown.append(key)
                     continue
-            if item is not None and node is not ANY:
+            if item is not None and node is not ANY and type(item) not in node.fine:
                 node.check(item, (*path, key), out)
         guessed: set[str] = set()
         for key in unknown:
