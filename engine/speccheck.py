@@ -479,7 +479,7 @@ class Obj(Node):
                 elif key in schema.ignored or (self.root and key == "$schema") or not self.raise_unknown:
                     continue
                 else:
-                    unknown.append(key)
+                    unknown.append(str(key))  # YAML keys may be numbers or booleans
                     continue
             if item is not None and node is not ANY and type(item) not in node.fine:
                 node.check(item, (*path, key), out)

@@ -225,3 +225,10 @@ def test_problems_become_diagnostics_at_the_key_s_line_and_are_remembered(tmp_pa
     assert res.already_flagged(("resources", "instance_cont"))
     assert res.already_flagged(("resources",))
     assert not res.already_flagged(("command",))
+
+
+def test_a_key_that_is_not_a_string_is_an_unknown_key_too() -> None:
+    assert problems("compute", compute(**{"1": "x"}) | {2: "y"}) == [
+        ("1", "1: unknown key"),
+        ("2", "2: unknown key"),
+    ]
