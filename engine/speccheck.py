@@ -15,6 +15,7 @@ import functools
 import json
 import math
 import re
+import string
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources as importlib_resources
 from typing import Any, NamedTuple
@@ -81,7 +82,7 @@ def rules_for(kind: str, spec: Mapping[str, Any], out: Out) -> Rules | None:
                 out.append(Problem((field,), f"missing required key {field!r}", f"add `{field}:` (one of: {allowed})"))
             else:
                 message = f"{field}: {value!r} is not one of {allowed}" + _did_you_mean(str(value), choices)
-                out.append(Problem((field,), message, f"azure-ai-ml loads a {kind} of {field} {allowed}"))
+                out.append(Problem((field,), message, f"a {kind}'s {field} is one of: {allowed}"))
             return None
     return rules(step) if isinstance(step, str) else None
 
@@ -119,7 +120,6 @@ class Rules:
         self.compiler = _Compiler(doc["defs"], frozenset(booleans["truthy"]), frozenset(booleans["falsy"]))
         self.root = Obj(self.compiler.schema(doc["root"]), doc["unknown"], root=True)
         self.names = {field: NameRule(rule) for field, rule in (doc.get("names") or {}).items()}
-        self.azure_ai_ml = doc["azure_ai_ml"]
 
     def check(self, spec: Mapping[str, Any], out: Out) -> None:
         named: set[Path] = set()
@@ -307,7 +307,7 @@ CASINGS: dict[str, Callable[[str], str | None]] = {
     "upper": str.upper,
     "camel_to_snake": _csv(_camel_to_snake),
     "snake_to_camel": lambda x: re.sub("_([a-zA-Z0-9])", lambda m: m.group(1).upper(), x) if x else None,
-    "snake_to_pascal": _csv(lambda x: x.replace("_", " ").title().replace(" ", "")),
+    "snake_to_pascal": _csv(lambda x: string.capwords(x.replace("_", " ")).replace(" ", "")),
 }
 
 
@@ -327,7 +327,7 @@ class Enum(Node):
                 return
             guess = self.transform(value) or value
             message = f"{_dotted(path)}: {_show(value)} is not {self.says}" + _did_you_mean(guess, self.values)
-            casing = "" if self.case == "exact" else " (case does not matter)"
+            casing = " (case does not matter)" if self.case in ("lower", "upper", "camel_to_snake") else ""
             out.append(Problem(path, message, f"use one of: {', '.join(self.values)}{casing}"))
         else:
             self.wrong(value, path, out)

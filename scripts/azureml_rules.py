@@ -3,10 +3,12 @@ azure-ai-ml's own marshmallow schemas (the ones `az ml <kind> create -f` loads a
 
 Run it (through scripts/gen-azureml-rules) whenever azure-ai-ml's pin in constraints.txt changes, and
 commit the result: plan reads the JSON files and never imports azure-ai-ml (it takes seconds to import).
-tests/unit/test_speccheck_rules.py fails when the committed files differ from what this script makes
+tests/unit/test_azureml_rules.py fails when the committed files differ from what this script makes
 from the installed azure-ai-ml.
 
-Each file is one `$schema` stem (core/kinds.SCHEMA_KINDS): {"root": <def>, "defs": {name: def}, ...}.
+index.json says which schema azure-ai-ml's loader picks for a file of each kind (by `type`, `task`,
+`compute`). Each other file is one such schema, named after the `$schema` stem of its files:
+{"root": <def>, "defs": {name: def}, "names": {field: the name rule Azure enforces}, ...}.
 A def is a marshmallow schema: {"fields": {yaml key: node}, "required": [...], "ignored": [...], ...}.
 A node is one field: {"t": "str" | "int" | "float" | "number" | "bool" | "enum" | "ref" | "binding" |
 "version" | "list" | "dict" | "obj" | "union" | "any", ...}. What a field class does that cannot be told
@@ -175,9 +177,6 @@ class Generator:
     """Walks marshmallow schemas once each and writes them as rule nodes."""
 
     def __init__(self) -> None:
-        from marshmallow import fields
-
-        self.fields = fields
         self.defs: dict[str, dict[str, Any]] = {}
         self.names: dict[Any, str] = {}  # (schema class, only, exclude) -> def name
 
@@ -204,7 +203,7 @@ class Generator:
         fields_: dict[str, Any] = {}
         required: list[str] = []
         ignored: list[str] = []
-        for attr, f in cls._declared_fields.items():  # type: ignore[attr-defined]
+        for attr, f in cls._declared_fields.items():
             if (only and attr not in only) or attr in (exclude or ()):
                 continue
             key = f.data_key or attr
@@ -232,7 +231,7 @@ class Generator:
 
     def _hook_effects(self, cls: type) -> dict[str, Any]:
         effects: dict[str, Any] = {}
-        for attr, _many, _kwargs in cls._hooks.get("pre_load", ()):  # type: ignore[attr-defined]
+        for attr, _many, _kwargs in cls._hooks.get("pre_load", ()):
             qualname = getattr(cls, attr).__qualname__
             if qualname not in PRE_LOAD_HOOKS:
                 raise SystemExit(
@@ -249,7 +248,7 @@ class Generator:
         return effects
 
     def _unknown(self, policy: str | None, cls: type) -> str:
-        return str(policy or cls.opts.unknown)  # type: ignore[attr-defined]
+        return str(policy or cls.opts.unknown)
 
     # -- fields --------------------------------------------------------------------------------
     def field(self, f: Any) -> Any:
@@ -330,19 +329,19 @@ class Generator:
         return self._unknown_field(f)
 
     def _unknown_field(self, f: Any) -> Any:
-        """A field class without a branch above: if it only narrows a known class (no `_deserialize` of its
-        own), take the known class's rule; else it does something only running it can tell: anything."""
+        """A field class without a branch above: if it only narrows a known class (no class between them has a
+        `_deserialize` or `_validate` of its own), the known class's rule; else it does something only running it
+        can tell: anything."""
         from marshmallow import fields
 
-        for base in type(f).__mro__[1:]:
-            if base in (fields.Field, object):
-                break
-            if any(m in vars(type(f)) for m in ("_deserialize", "_validated", "_validate", "deserialize")):
-                break
-            if base in (fields.String, fields.Integer, fields.Float, fields.Boolean, fields.Dict, fields.List):
-                probe = type(f).__new__(base)
+        known = (fields.String, fields.Integer, fields.Float, fields.Boolean, fields.Dict, fields.List)
+        for cls in type(f).__mro__:
+            if cls in known:
+                probe = cls.__new__(cls)
                 probe.__dict__.update(f.__dict__)
                 return self._field(probe)
+            if cls is fields.Field or any(m in vars(cls) for m in ("_deserialize", "_validated", "_validate")):
+                break
         return "any"
 
     def _nested(self, f: Any) -> Any:

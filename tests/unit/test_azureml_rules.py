@@ -123,3 +123,20 @@ def test_identity_types_are_compared_after_azure_ai_ml_turns_camel_case_into_sna
     sdk = _sdk_field("azure.ai.ml._schema.compute.compute", "IdentitySchema", "type")
     for value in ("SystemAssigned", "system_assigned", "UserAssigned", "SystemAssigned,UserAssigned", "Bogus"):
         assert _accepts(node, value) == _sdk_accepts(sdk, value), value
+
+
+def test_enum_values_are_recased_as_azure_ai_ml_recases_them() -> None:
+    from azure.ai.ml._utils import utils
+
+    probes = [
+        "UserAssigned",
+        "user_assigned",
+        "SystemAssigned, UserAssigned",
+        "low_priority",
+        "ab2c_x",
+        "HTTPServer",
+        "",
+    ]
+    for name in ("camel_to_snake", "snake_to_camel", "snake_to_pascal"):
+        sdk = getattr(utils, name)
+        assert [speccheck.CASINGS[name](p) for p in probes] == [sdk(p) for p in probes], name
