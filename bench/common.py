@@ -66,7 +66,8 @@ SCHEMA = "https://azuremlschemas.azureedge.net/latest/{}.schema.json"
 # A realistic estate has many more data assets and model versions than environments and clusters.
 KIND_CYCLE = ("data", "data", "data", "data", "model", "model", "model", "environment", "environment", "compute")
 FOLDER = {"data": "data", "model": "models", "environment": "environments", "compute": "compute"}
-PREFIX = {"data": "sales", "model": "churn", "environment": "train-env", "compute": "cpu"}
+# Resource names (Azure refuses a compute name whose last '-' is followed by digits only: cpu-00001).
+NAME = {"data": "sales-{:05d}", "model": "churn-{:05d}", "environment": "train-env-{:05d}", "compute": "cpu{:05d}"}
 CONDA_FILES = 10  # environments share a handful of conda files and docker contexts, as real projects do
 DOCKER_CONTEXTS = 5
 BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04"
@@ -93,7 +94,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def _data(root: Path, i: int) -> tuple[str, str]:
-    name = f"{PREFIX['data']}-{i:05d}"
+    name = NAME["data"].format(i)
     if i % 4 == 3:  # a folder of parts
         for part in range(2):
             _write(root / "files" / "data" / name / f"part-{part}.csv", f"day,amount\n{i},{part}\n")
@@ -114,7 +115,7 @@ def _data(root: Path, i: int) -> tuple[str, str]:
 
 
 def _model(root: Path, i: int) -> tuple[str, str]:
-    name = f"{PREFIX['model']}-{i:05d}"
+    name = NAME["model"].format(i)
     if i % 2:
         _write(root / "files" / "models" / name / "model.pkl", f"weights {i}\n")
         _write(root / "files" / "models" / name / "MLmodel", f"flavors: {{}}\nrun: {i}\n")
@@ -139,7 +140,7 @@ def _model(root: Path, i: int) -> tuple[str, str]:
 
 
 def _environment(root: Path, i: int) -> tuple[str, str]:
-    name = f"{PREFIX['environment']}-{i:05d}"
+    name = NAME["environment"].format(i)
     if i % 5 == 4:
         ctx = f"ctx-{i % DOCKER_CONTEXTS}"
         _write(root / "files" / "docker" / ctx / "Dockerfile", f"FROM {BASE_IMAGE}\nRUN echo {ctx}\n")
@@ -161,7 +162,7 @@ def _environment(root: Path, i: int) -> tuple[str, str]:
 
 
 def _compute(_root: Path, i: int) -> tuple[str, str]:
-    name = f"{PREFIX['compute']}-{i:05d}"
+    name = NAME["compute"].format(i)
     return name, (
         f"$schema: {SCHEMA.format('amlCompute')}\n"
         f"name: {name}\n"
@@ -189,7 +190,7 @@ def mix_addresses(n: int) -> list[str]:
     out = []
     for i in range(n):
         kind = KIND_CYCLE[i % len(KIND_CYCLE)]
-        out.append(f"{kind}.{PREFIX[kind]}-{counters[kind]:05d}")
+        out.append(f"{kind}.{NAME[kind].format(counters[kind])}")
         counters[kind] += 1
     return out
 

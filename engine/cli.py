@@ -106,7 +106,9 @@ def init(obj: Obj, quickstart: bool, example: bool, json_schema: bool) -> None:
 def validate(obj: Obj, variables: tuple[str, ...], no_sdk: bool) -> None:
     """Check mlplan.yaml and every resource file; report all problems at once.
 
-    Also runs the azure-ai-ml loaders (load_data, load_environment, ...) on each resource file.
+    Resource files are checked against azure-ai-ml's schemas as plan checks them (unknown keys,
+    types, references, names Azure refuses); then the azure-ai-ml loaders (load_data, load_job, ...)
+    run on each file, and what they refuse that was not reported yet is reported one line per field.
 
     \b
     Example:
@@ -128,12 +130,15 @@ def validate(obj: Obj, variables: tuple[str, ...], no_sdk: bool) -> None:
             raise
         config, diags = exc.partial, list(exc.diagnostics)
     if not no_sdk:  # the SDK's opinion too, so that every problem is reported in one run
-        diags += [
-            res.diag(p.message, p.path, p.hint)
-            for res in config.resources.values()
-            if res.derived_from is None  # a derived resource has no file of its own
-            for p in loader_problems(res.address.kind, config.root / res.file, res.spec)
-        ]
+        said = {(d.file, d.line) for d in diags}
+        for res in config.resources.values():
+            if res.derived_from is not None:  # a derived resource has no file of its own
+                continue
+            for p in loader_problems(res.address.kind, config.root / res.file, res.spec):
+                diag = res.diag(p.message, p.path, p.hint)
+                # what mlplan said already (at that key, or at that line), in its own words, is not repeated
+                if not res.already_flagged(p.path) and not (p.path and (diag.file, diag.line) in said):
+                    diags.append(diag)
     if diags:
         raise ValidationFailed(diags)
     n = len(config.resources)

@@ -78,6 +78,14 @@ class ResourceSpec:
     # the resource whose file this one comes from (a job for its registered outputs, an endpoint for its
     # traffic split); None for a resource with a file of its own
     derived_from: Address | None = None
+    # paths of the keys the Azure ML schema check found wrong (engine/speccheck): a provider's or azure-ai-ml's
+    # objection to the same key is the same problem, reported once
+    flagged: tuple[tuple[str, ...], ...] = ()
+
+    def already_flagged(self, path: tuple[str, ...]) -> bool:
+        """Whether the schema check already reported a problem at, inside or around ``path``."""
+        n = len(path)
+        return bool(path) and any(f[:n] == path or path[: len(f)] == f for f in self.flagged)
 
     def line_of(self, path: tuple[str, ...]) -> int:
         found = self.lines.line(path) if self.lines is not None else None

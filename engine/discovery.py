@@ -12,7 +12,7 @@ from typing import Any
 
 from mlplan.core import kinds
 from mlplan.core.errors import Diagnostic
-from mlplan.engine import variables
+from mlplan.engine import speccheck, variables
 from mlplan.engine.address import Address
 from mlplan.engine.config import PROJECT_FILE, ResourceSpec, get_dotted
 from mlplan.engine.interpolate import Interpolator, line_for_path
@@ -180,6 +180,7 @@ def load_file(
         lines=lines,
     )
     check_paths(res, facts, out)
+    speccheck.check(res, out)
     return res
 
 

@@ -66,7 +66,10 @@ def validate(config: Config, provider: Provider) -> list[Diagnostic]:
             continue
         desired = make_desired(res.address, res.spec, res.base_dir, res.subtype, {}, config.project)
         for p in rt.validate(desired):
-            (warnings if p.warning else diags).append(res.diag(p.message, p.path, hint=p.hint))
+            if p.warning:
+                warnings.append(res.diag(p.message, p.path, hint=p.hint))
+            elif not res.already_flagged(p.path):
+                diags.append(res.diag(p.message, p.path, hint=p.hint))
     if diags:
         raise ValidationFailed(diags)
     return warnings

@@ -19,7 +19,6 @@ from mlplan.providers.base import (
     Observed,
     Problem,
     ResourceType,
-    check_fields,
 )
 from mlplan.providers.local.packages import install_hint, unmet, wanted
 from mlplan.providers.local.paths import JOB_OUTPUT, resolve
@@ -65,10 +64,8 @@ class AssetType(ResourceType):
         out["content"] = {f: desired.content[f] for f in sorted(self.content_fields) if f in desired.content}
         return out
 
-    type_choices: tuple[str, ...] = ()
-
     def validate(self, desired: Desired) -> list[Problem]:
-        problems = check_fields(desired.spec, {"type": self.type_choices}) if self.type_choices else []
+        problems = []
         for f in self.content_fields:
             value = _dotted(desired.spec, f)
             if isinstance(value, str) and is_remote(value) and not JOB_OUTPUT.match(value):
@@ -260,7 +257,6 @@ class DataType(AssetType):
     content_fields = {"path": "path"}
     fields = ("type", "description", "tags", "properties")
     defaults = {"type": "uri_folder", "properties": {}}
-    type_choices = ("uri_file", "uri_folder", "mltable")
 
 
 class ModelType(AssetType):
@@ -270,7 +266,6 @@ class ModelType(AssetType):
     content_fields = {"path": "path"}
     fields = ("type", "description", "tags", "properties", "stage", "flavors")
     defaults = {"type": "custom_model", "properties": {}}
-    type_choices = ("custom_model", "mlflow_model", "triton_model")
     mutable_fields = frozenset({"description", "tags", "stage"})
 
 

@@ -83,7 +83,6 @@ class ComputeType(ResourceType):
                 "max_instances": int,
                 "idle_time_before_scale_down": int,
                 "ssh_public_access_enabled": bool,
-                "tier": ("dedicated", "low_priority"),
             },
         )
         if problems:

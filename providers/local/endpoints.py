@@ -89,9 +89,9 @@ class OnlineEndpointType(ResourceType):
                     "remove compute: for a managed online endpoint",
                 )
             ]
-        problems = check_fields(desired.spec, {"auth_mode": ("key", "aml_token", "aad_token")})
+        problems = []
         mode = str(desired.spec.get("auth_mode", "key")).lower()
-        if not problems and mode != "key":
+        if mode != "key":  # a value azure-ai-ml does not know is the schema check's to report
             problems.append(Problem(("auth_mode",), f"auth_mode {mode} is {NOT_LOCAL}", "use auth_mode: key"))
         if desired.spec.get("mirror_traffic"):
             problems.append(Problem(("mirror_traffic",), f"mirror_traffic is {NOT_LOCAL}", "remove mirror_traffic"))

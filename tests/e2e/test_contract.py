@@ -43,6 +43,7 @@ def _two_projects(tmp_path: Path) -> tuple[Path, Path]:
             $schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
             name: train
             command: cat ${{inputs.train}} > ${{outputs.seen}}/seen.csv
+            environment: {image: "python:3.11"}
             inputs:
               train: {type: uri_file, path: azureml:cancer-train@latest}
             outputs:
@@ -180,6 +181,7 @@ def test_ctrl_c_twice_cancels_a_long_job_and_the_next_apply_converges(project: P
             $schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
             name: long
             command: echo started; sleep ${{inputs.secs}}; echo finished
+            environment: {image: "python:3.11"}
             inputs:
               secs: ${var.secs}
             """,

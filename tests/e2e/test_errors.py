@@ -451,10 +451,10 @@ def test_load_and_provider_errors_reported_together(applied: tuple[Path, dict[st
             $schema: https://json.schemastore.org/github-workflow.json
             """,
             "res/compute.yml": f"""
-            $schema: {SCHEMA}/amlCompute.schema.json
+            $schema: {SCHEMA}/computeInstance.schema.json
             name: cpu
             type: computeinstance
-            max_instances: ${{var.slots}}
+            size: STANDARD_DS3_V2
             """,
         },
     )
@@ -517,8 +517,9 @@ def test_validate_full_keys(tmp_path: Path) -> None:
     assert "Traceback" not in r.text
 
 
-LOADER_REJECTS = pytest.mark.parametrize(
-    ("file", "old", "new", "line", "address", "loader_says"),
+# what az ml refuses: the schema check says it (plan, apply and validate alike), the loader does not repeat it
+REFUSED_BY_BOTH = pytest.mark.parametrize(
+    ("file", "old", "new", "line", "address", "says"),
     [
         (
             "compute_amlcompute.yml",
@@ -526,7 +527,7 @@ LOADER_REJECTS = pytest.mark.parametrize(
             'min_instances: "many"\n',
             8,
             "compute.fullkeys-cpu-cluster",
-            "Not a valid integer",
+            "min_instances: 'many' is not a whole number",
         ),
         (
             "data_uri_file.yml",
@@ -534,7 +535,7 @@ LOADER_REJECTS = pytest.mark.parametrize(
             "type: not_a_type\n",
             9,
             "data.fullkeys-iris-file",
-            "Must be one of",
+            "type: 'not_a_type' is not one of uri_file, uri_folder, mltable",
         ),
     ],
     ids=["compute-min-instances", "data-type"],
@@ -554,20 +555,126 @@ def _applied_then_broken(tmp_path: Path, file: str, old: str, new: str) -> tuple
     return root, snap
 
 
-@LOADER_REJECTS
-def test_validate_reports_loader_rejection(
-    tmp_path: Path, file: str, old: str, new: str, line: int, address: str, loader_says: str
+@REFUSED_BY_BOTH
+def test_validate_reports_what_the_loader_also_rejects_once(
+    tmp_path: Path, file: str, old: str, new: str, line: int, address: str, says: str
 ) -> None:
     root, snap = _applied_then_broken(tmp_path, file, old, new)
     r = run_mlplan("-C", str(root), "validate")
-    check_error(r, where=f"{file}:{line}", address=address, says=["azure-ai-ml", loader_says])
+    check_error(r, where=f"{file}:{line}", address=address, says=[says])
+    assert "azure-ai-ml says" not in r.text, f"the loader repeated the schema check:\n{r.text}"
+    assert "1 error;" in r.text, r.text
     assert state_snapshot(root) == snap
 
 
-@LOADER_REJECTS
+@REFUSED_BY_BOTH
 def test_plan_and_apply_refuse_what_the_loader_rejects(
-    tmp_path: Path, file: str, old: str, new: str, line: int, address: str, loader_says: str
+    tmp_path: Path, file: str, old: str, new: str, line: int, address: str, says: str
 ) -> None:
-    """plan/apply skip the (slow) loaders, but must still refuse the spec rather than apply it."""
+    """plan/apply skip the (slow) loaders, but the schema check refuses the spec rather than apply it."""
     root, snap = _applied_then_broken(tmp_path, file, old, new)
-    assert_refused(root, snap, where=re.compile(re.escape(file) + r":\d+"), address=address)
+    assert_refused(root, snap, where=f"{file}:{line}", address=address, says=[says])
+
+
+def test_validate_translates_what_only_the_loader_refuses(tmp_path: Path) -> None:
+    """A rule azure-ai-ml checks in code (a `validates` hook) is left to its loader: one line per field, at the
+    field's line, the SDK's whole sentence, no escaped JSON."""
+    root = tmp_path / "p"
+    write(
+        root,
+        {
+            "mlplan.yaml": 'project: demo\nresources: ["res/*.yml"]\n',
+            "res/blue.yml": f"""
+            $schema: {SCHEMA}/managedOnlineDeployment.schema.json
+            name: blue
+            endpoint_name: web-ep
+            model: azureml:clf:1
+            code_configuration: {{code: ../score, scoring_script: score.py}}
+            environment: azureml:env:1
+            instance_type: Standard_DS3_v2
+            data_collector:
+              sampling_rate: 2.5
+            """,
+            "score/score.py": "def init():\n    pass\n",
+        },
+    )
+    assert run_mlplan("-C", str(root), "validate", "--no-sdk").code == 0
+    r = run_mlplan("-C", str(root), "validate")
+    says = "data_collector.sampling_rate: azure-ai-ml says: Sampling rate must be an number in range (0.0-1.0)"
+    check_error(r, where="res/blue.yml:9", address="online_deployment.web-ep/blue", says=[says])
+    assert "\\n" not in r.text and '\\"' not in r.text, f"escaped JSON in the output:\n{r.text}"
+    assert "1 error;" in r.text, r.text
+
+
+# 14. what az ml refuses in resource files: unknown keys, types, references, names --------------------------
+JOB = f"""
+$schema: {SCHEMA}/commandJob.schema.json
+name: train
+command: python train.py
+code: ../files
+environment: azureml:sk:1
+compute: azureml:cpu
+"""
+ENDPOINT = f"""
+$schema: {SCHEMA}/managedOnlineEndpoint.schema.json
+name: churn-endpoint
+auth_mode: key
+"""
+COMPUTE = f"""
+$schema: {SCHEMA}/amlCompute.schema.json
+name: cpu
+type: amlcompute
+max_instances: 2
+"""
+
+SCHEMA_PROBLEMS = pytest.mark.parametrize(
+    ("file", "text", "old", "new", "line", "address", "says"),
+    [
+        ("res/job.yml", JOB, "environment:", "enviroment:", 5, "job.train",
+         "enviroment: unknown key; did you mean environment?"),
+        ("res/compute.yml", COMPUTE, "max_instances:", "max_instance:", 4, "compute.cpu",
+         "max_instance: unknown key; did you mean max_instances?"),
+        ("res/compute.yml", COMPUTE, "max_instances: 2", "max_instances: many", 4, "compute.cpu",
+         "max_instances: 'many' is not a whole number"),
+        ("res/job.yml", JOB, "azureml:sk:1", "sk@latest", 5, "job.train",
+         "environment: 'sk@latest' is not a reference: a registered environment is written azureml:sk@latest"),
+        ("res/endpoint.yml", ENDPOINT, "churn-endpoint", "churn_endpoint", 2, "online_endpoint.churn_endpoint",
+         "name: 'churn_endpoint' is a name Azure refuses: 3-32 characters"),
+    ],
+    ids=["misspelt-key", "misspelt-compute-key", "wrong-type", "reference-without-azureml", "invalid-name"],
+)  # fmt: skip
+
+
+@SCHEMA_PROBLEMS
+def test_plan_apply_and_validate_refuse_what_az_ml_refuses(
+    applied: tuple[Path, dict[str, bytes]], file: str, text: str, old: str, new: str, line: int, address: str, says: str
+) -> None:
+    root, snap = applied
+    write(root, {file: text})  # valid as written: the project plans
+    r = run_mlplan("-C", str(root), "plan")
+    assert r.code == 0, r.text
+    write(root, {file: text.replace(old, new, 1)})
+    results = assert_refused(root, snap, where=f"{file}:{line}", address=address, says=[says])
+    results.append(run_mlplan("-C", str(root), "validate"))
+    check_error(results[-1], where=f"{file}:{line}", address=address, says=[says])
+    assert state_snapshot(root) == snap
+    for r in results:
+        errors = [ln for ln in r.text.splitlines() if ln.startswith("Error:")]
+        assert len(errors) == 1, f"one problem, one error:\n{r.text}"
+        assert "nothing was changed" in r.text, r.text
+
+
+def test_every_schema_problem_of_every_file_in_one_run(applied: tuple[Path, dict[str, bytes]]) -> None:
+    root, snap = applied
+    write(
+        root,
+        {
+            "res/job.yml": JOB.replace("environment:", "enviroment:"),
+            "res/compute.yml": COMPUTE.replace("max_instances: 2", "max_instances: many"),
+            "res/endpoint.yml": ENDPOINT.replace("churn-endpoint", "churn_endpoint"),
+        },
+    )
+    for r in assert_refused(root, snap, where="res/job.yml:5", says=["did you mean environment?"]):
+        check_error(r, where="res/compute.yml:4", says=["is not a whole number"])
+        check_error(r, where="res/endpoint.yml:2", says=["is a name Azure refuses"])
+        assert "3 errors; nothing was changed." in r.text, r.text

@@ -80,6 +80,7 @@ def test_a_job_that_prints_a_secret_does_not_leak_it(tmp_path: Path) -> None:
         name: leaky
         code: ./src
         command: python leak.py {code}
+        environment: {{image: "python:3.11"}}
         environment_variables:
           TOKEN: ${{var.token}}
         """

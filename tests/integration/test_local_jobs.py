@@ -25,6 +25,8 @@ code: ./src
 command: >-
   {command}
 compute: azureml:cpu
+environment:
+  image: python:3.11
 {extra}
 """
 

@@ -406,17 +406,19 @@ def model(name: str = "clf", **fields: Any) -> str:
     return res("model", name=name, **{"path": "../files/model", **fields})
 
 
-def endpoint(name: str = "ep", **fields: Any) -> str:
+def endpoint(name: str = "web", **fields: Any) -> str:
     return res("managedOnlineEndpoint", name=name, **{"auth_mode": "key", **fields})
 
 
-def deployment(name: str = "blue", endpoint_name: str = "ep", **fields: Any) -> str:
+def deployment(name: str = "blue", endpoint_name: str = "web", **fields: Any) -> str:
     defaults = {"instance_type": "small", "instance_count": 1}
     return res("managedOnlineDeployment", name=name, endpoint_name=endpoint_name, **{**defaults, **fields})
 
 
 def job(name: str = "train", **fields: Any) -> str:
-    return res("commandJob", name=name, **{"command": "python train.py", **fields})
+    # an inline environment: azure-ai-ml requires one, and an inline one adds no edge to the graph
+    defaults = {"command": "python train.py", "environment": {"image": "python:3.11"}}
+    return res("commandJob", name=name, **{**defaults, **fields})
 
 
 PROJECT = 'project: demo\nresources: ["res/*.yml"]\n'

@@ -24,7 +24,7 @@ def test_an_endpoint_that_routes_no_traffic_warns_and_still_applies(h: Harness, 
     plan = h.plan()
     [warning] = plan.diagnostics
     assert warning.startswith("res/ep.yml:")
-    assert "endpoint ep has deployments (blue, green) but sends them no traffic" in warning
+    assert "endpoint web has deployments (blue, green) but sends them no traffic" in warning
     assert warning.endswith("requests get 503; add traffic: {blue: 100}")
     h.apply_ok(plan)
     assert h.plan(PlanOptions(destroy=True)).diagnostics == ()  # a destroy routes nothing anyway

@@ -24,24 +24,24 @@ def test_calls_respect_dependencies(h: Harness) -> None:
                 compute="azureml:cpu",
                 inputs={"d": {"type": "uri_file", "path": "azureml:iris@latest"}},
             ),
-            "res/ep.yml": endpoint(),
+            "res/web.yml": endpoint(),
             "res/blue.yml": deployment(environment="azureml:env@latest"),
         }
     )
     # slow dependencies: a scheduler that ignored edges would start the dependents first
-    h.provider.name_delays.update({"cpu": 0.05, "env": 0.05, "ep": 0.05})
+    h.provider.name_delays.update({"cpu": 0.05, "env": 0.05, "web": 0.05})
     h.apply_ok(options=ApplyOptions(parallelism=8))
-    assert {c.name for c in h.provider.ops("create")} == {"cpu", "env", "iris", "train", "ep", "ep/blue"}
+    assert {c.name for c in h.provider.ops("create")} == {"cpu", "env", "iris", "train", "web", "web/blue"}
     ok = h.provider.ended_before_started
     for dep in ("cpu", "env", "iris"):
         assert ok(dep, "train"), f"{dep} must be done before job.train starts"
-    assert ok("ep", "ep/blue") and ok("env", "ep/blue")
+    assert ok("web", "web/blue") and ok("env", "web/blue")
     assert h.provider.max_active > 1, "independent work did run in parallel"
     assert not ok("cpu", "iris"), "independent resources are not serialised"
 
 
 def test_parallelism_bound_is_honoured(h: Harness) -> None:
-    h.write({f"res/c{i}.yml": compute(f"c{i}") for i in range(8)})
+    h.write({f"res/c{i}.yml": compute(f"cpu{i}") for i in range(8)})
     h.provider.delays["create"] = 0.2  # long enough that a loaded CI machine still overlaps them
     h.apply_ok(options=ApplyOptions(parallelism=3))
     assert len(h.provider.ops("create")) == 8
@@ -49,7 +49,7 @@ def test_parallelism_bound_is_honoured(h: Harness) -> None:
 
 
 def test_parallelism_one_is_sequential(h: Harness) -> None:
-    h.write({f"res/c{i}.yml": compute(f"c{i}") for i in range(4)})
+    h.write({f"res/c{i}.yml": compute(f"cpu{i}") for i in range(4)})
     h.provider.delays["create"] = 0.01
     h.apply_ok(options=ApplyOptions(parallelism=1))
     assert h.provider.max_active == 1
@@ -57,42 +57,47 @@ def test_parallelism_one_is_sequential(h: Harness) -> None:
 
 def test_first_failure_stops_scheduling_new_work(h: Harness) -> None:
     h.write(
-        {"res/a.yml": compute("a"), "res/b.yml": compute("b"), "res/c.yml": compute("c"), "res/d.yml": compute("d")}
+        {
+            "res/a.yml": compute("cpu-a"),
+            "res/b.yml": compute("cpu-b"),
+            "res/c.yml": compute("cpu-c"),
+            "res/d.yml": compute("cpu-d"),
+        }
     )
-    h.provider.fail_on("create", "a")
-    h.provider.name_delays["b"] = 0.5  # still running when a fails (with room for a loaded machine)
+    h.provider.fail_on("create", "cpu-a")
+    h.provider.name_delays["cpu-b"] = 0.5  # still running when a fails (with room for a loaded machine)
     result = h.apply(options=ApplyOptions(parallelism=2))
     assert not result.ok
-    assert list(result.failed) == ["compute.a"]
-    assert "injected failure" in result.failed["compute.a"]
-    assert result.done == ["compute.b"], "work already running finishes"
-    assert sorted(result.skipped) == ["compute.c", "compute.d"]
-    assert sorted(c.name for c in h.provider.ops("create")) == ["a", "b"]
+    assert list(result.failed) == ["compute.cpu-a"]
+    assert "injected failure" in result.failed["compute.cpu-a"]
+    assert result.done == ["compute.cpu-b"], "work already running finishes"
+    assert sorted(result.skipped) == ["compute.cpu-c", "compute.cpu-d"]
+    assert sorted(c.name for c in h.provider.ops("create")) == ["cpu-a", "cpu-b"]
     state = h.state()
-    assert sorted(state.resources) == ["compute.b"], "what was done is in state"
+    assert sorted(state.resources) == ["compute.cpu-b"], "what was done is in state"
 
 
 def test_keep_going_skips_only_dependents_of_the_failure(h: Harness) -> None:
     h.write(
         {
-            "res/a.yml": compute("a"),
-            "res/b.yml": compute("b"),
-            "res/c.yml": compute("c"),
-            "res/train.yml": job(compute="azureml:a"),
-            "res/later.yml": job("later", compute="azureml:b"),
+            "res/a.yml": compute("cpu-a"),
+            "res/b.yml": compute("cpu-b"),
+            "res/c.yml": compute("cpu-c"),
+            "res/train.yml": job(compute="azureml:cpu-a"),
+            "res/later.yml": job("later", compute="azureml:cpu-b"),
         }
     )
-    h.provider.fail_on("create", "a")
+    h.provider.fail_on("create", "cpu-a")
     result = h.apply(options=ApplyOptions(parallelism=1, keep_going=True))
-    assert list(result.failed) == ["compute.a"]
+    assert list(result.failed) == ["compute.cpu-a"]
     assert result.skipped == ["job.train"]
-    assert sorted(result.done) == ["compute.b", "compute.c", "job.later"]
-    assert sorted(c.name for c in h.provider.ops("create")) == ["a", "b", "c", "later"]
+    assert sorted(result.done) == ["compute.cpu-b", "compute.cpu-c", "job.later"]
+    assert sorted(c.name for c in h.provider.ops("create")) == ["cpu-a", "cpu-b", "cpu-c", "later"]
     # a second run picks up what is left
     h.provider.fail.clear()
     plan = h.plan()
     assert {a: x for a, x in actions(plan).items() if x.changes} == {
-        "compute.a": Action.CREATE,
+        "compute.cpu-a": Action.CREATE,
         "job.train": Action.TRAIN,  # a job is a run whatever the provider (core.kinds): it never ran
     }
 

@@ -84,20 +84,20 @@ def test_a_saved_plan_whose_pinned_source_changed_is_stale(h: Harness) -> None:
 
 
 def test_values_known_after_apply_are_filled_from_the_dependency_and_checked(h: Harness) -> None:
-    h.write({"res/clf.yml": model(), "res/ep.yml": endpoint(), "res/blue.yml": deployment(model="azureml:clf@latest")})
+    h.write({"res/clf.yml": model(), "res/web.yml": endpoint(), "res/blue.yml": deployment(model="azureml:clf@latest")})
     h.apply_ok()
-    assert _spec_of(h, "create", "ep/blue")["model"] == "azureml:clf:1", "resolved at plan time: clf exists"
+    assert _spec_of(h, "create", "web/blue")["model"] == "azureml:clf:1", "resolved at plan time: clf exists"
     (h.root / "files/model/weights.txt").write_text("w2\n")
     plan = h.plan()
-    blue = by_address(plan)["online_deployment.ep/blue"]
+    blue = by_address(plan)["online_deployment.web/blue"]
     assert blue.action is Action.UPDATE
     assert blue.after is not None and blue.after["model"] == UNKNOWN
     assert blue.bindings == (Binding(("spec", "model"), Address("model", "clf"), "azureml:clf:{version}"),)
     assert blue.input_hash == "", "known once clf's new version is"
     h.provider.reset()
     h.apply_ok(plan)
-    assert _spec_of(h, "update", "ep/blue")["model"] == "azureml:clf:2"
-    rs = h.state().resources["online_deployment.ep/blue"]
+    assert _spec_of(h, "update", "web/blue")["model"] == "azureml:clf:2"
+    rs = h.state().resources["online_deployment.web/blue"]
     assert rs.attributes["model"] == "azureml:clf:2" and rs.input_hash
     assert set(actions(h.plan()).values()) == {Action.NO_OP}, "the next plan is clean"
 

@@ -12,15 +12,15 @@ def test_derived_resources_name_their_source(h: Harness) -> None:
             "res/train.yml": job(
                 outputs={"m": {"type": "custom_model", "name": "clf"}, "scratch": {"type": "uri_folder"}}
             ),
-            "res/ep.yml": endpoint(traffic={"blue": 100}),
+            "res/web.yml": endpoint(traffic={"blue": 100}),
             "res/blue.yml": deployment(),
         }
     )
     config, _graph = h.load()
     derived = {str(a): r.derived_from for a, r in config.resources.items() if r.derived_from is not None}
-    assert derived == {"model.clf": Address("job", "train"), "traffic.ep": Address("online_endpoint", "ep")}
+    assert derived == {"model.clf": Address("job", "train"), "traffic.web": Address("online_endpoint", "web")}
     assert config.resources[Address("model", "clf")].produced_by == Address("job", "train")
-    assert config.resources[Address("traffic", "ep")].produced_by is None
+    assert config.resources[Address("traffic", "web")].produced_by is None
 
 
 def test_names_follow_the_kind_facts(h: Harness) -> None:

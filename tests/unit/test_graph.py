@@ -24,7 +24,7 @@ def _project(h: Harness) -> None:
                 compute="azureml:cpu",
                 inputs={"d": {"type": "uri_file", "path": "azureml:iris@latest"}},
             ),
-            "res/ep.yml": endpoint(),
+            "res/web.yml": endpoint(),
             "res/blue.yml": deployment(environment="azureml:env@latest"),
         }
     )
@@ -38,7 +38,7 @@ def test_order_puts_dependencies_first(h: Harness) -> None:
     assert set(order) == set(graph.dag.nodes)
     for u, v in graph.dag.edges:
         assert pos[u] < pos[v], f"{u} must come before {v}"
-    assert pos[Address("online_endpoint", "ep")] < pos[Address("online_deployment", "ep/blue")]
+    assert pos[Address("online_endpoint", "web")] < pos[Address("online_deployment", "web/blue")]
     assert graph.order() == order, "stable"
 
 
@@ -56,35 +56,35 @@ def test_cycle_error_lists_the_addresses(h: Harness) -> None:
         {
             "mlplan.yaml": PROJECT
             + "settings:\n"
-            + "  compute.a: {depends_on: [compute.b]}\n"
-            + "  compute.b: {depends_on: [compute.c]}\n"
-            + "  compute.c: {depends_on: [compute.a]}\n",
-            "res/a.yml": compute("a"),
-            "res/b.yml": compute("b"),
-            "res/c.yml": compute("c"),
-            "res/d.yml": compute("d"),
+            + "  compute.cpu-a: {depends_on: [compute.cpu-b]}\n"
+            + "  compute.cpu-b: {depends_on: [compute.cpu-c]}\n"
+            + "  compute.cpu-c: {depends_on: [compute.cpu-a]}\n",
+            "res/a.yml": compute("cpu-a"),
+            "res/b.yml": compute("cpu-b"),
+            "res/c.yml": compute("cpu-c"),
+            "res/d.yml": compute("cpu-d"),
         }
     )
     with pytest.raises(ValidationFailed) as exc:
         h.load()
     [diag] = exc.value.diagnostics
     assert "cycle" in diag.message
-    for name in ("compute.a", "compute.b", "compute.c"):
+    for name in ("compute.cpu-a", "compute.cpu-b", "compute.cpu-c"):
         assert name in diag.message
-    assert "compute.d" not in diag.message
+    assert "compute.cpu-d" not in diag.message
     assert diag.hint
 
 
 def test_depends_on_setting_adds_an_edge(h: Harness) -> None:
     h.write(
         {
-            "mlplan.yaml": PROJECT + "settings:\n  compute.a: {depends_on: [compute.b]}\n",
-            "res/a.yml": compute("a"),
-            "res/b.yml": compute("b"),
+            "mlplan.yaml": PROJECT + "settings:\n  compute.cpu-a: {depends_on: [compute.cpu-b]}\n",
+            "res/a.yml": compute("cpu-a"),
+            "res/b.yml": compute("cpu-b"),
         }
     )
     _config, graph = h.load()
-    assert (Address("compute", "b"), Address("compute", "a")) in graph.dag.edges
+    assert (Address("compute", "cpu-b"), Address("compute", "cpu-a")) in graph.dag.edges
 
 
 def test_mermaid_and_dot_contain_the_edges(h: Harness) -> None:
@@ -96,9 +96,9 @@ def test_mermaid_and_dot_contain_the_edges(h: Harness) -> None:
     dot = to_dot(graph)
     assert mermaid.startswith("flowchart")
     assert "n_environment_env --> n_job_train" in mermaid
-    assert "n_online_endpoint_ep --> n_online_deployment_ep_blue" in mermaid
+    assert "n_online_endpoint_web --> n_online_deployment_web_blue" in mermaid
     assert '"environment.env" -> "job.train";' in dot
-    assert '"online_endpoint.ep" -> "online_deployment.ep/blue";' in dot
+    assert '"online_endpoint.web" -> "online_deployment.web/blue";' in dot
     assert '"compute.gpu" -> "job.score";' in dot
     assert "compute.gpu (data source)" in mermaid
     for u, v in graph.dag.edges:
@@ -124,10 +124,10 @@ def test_target_does_not_pull_in_dependents(h: Harness) -> None:
 
 def test_targeted_apply_touches_only_the_targets(h: Harness) -> None:
     _project(h)
-    h.apply_ok(plan_options=PlanOptions(targets=(Address("online_deployment", "ep/blue"),)))
-    assert sorted(h.state().resources) == ["environment.env", "online_deployment.ep/blue", "online_endpoint.ep"]
+    h.apply_ok(plan_options=PlanOptions(targets=(Address("online_deployment", "web/blue"),)))
+    assert sorted(h.state().resources) == ["environment.env", "online_deployment.web/blue", "online_endpoint.web"]
     assert {(c.kind, c.name) for c in h.provider.ops()} == {
         ("environment", "env"),
-        ("online_endpoint", "ep"),
-        ("online_deployment", "ep/blue"),
+        ("online_endpoint", "web"),
+        ("online_deployment", "web/blue"),
     }

@@ -50,13 +50,13 @@ def test_removed_versioned_asset_is_archived(h: Harness) -> None:
 
 
 def test_removed_dependents_are_deleted_before_their_dependencies(h: Harness) -> None:
-    h.write({"res/ep.yml": endpoint(), "res/blue.yml": deployment(), "res/cpu.yml": compute()})
+    h.write({"res/web.yml": endpoint(), "res/blue.yml": deployment(), "res/cpu.yml": compute()})
     h.apply_ok()
-    h.remove("res/ep.yml", "res/blue.yml")
+    h.remove("res/web.yml", "res/blue.yml")
     h.provider.reset()
-    h.provider.name_delays["ep/blue"] = 0.05
+    h.provider.name_delays["web/blue"] = 0.05
     h.apply_ok()
-    assert h.provider.ended_before_started("ep/blue", "ep")
+    assert h.provider.ended_before_started("web/blue", "web")
     assert [(c.op, c.kind) for c in h.provider.ops()] == [
         ("delete", "online_deployment"),
         ("delete", "online_endpoint"),
@@ -211,36 +211,36 @@ def test_ttl_expired_deletes_then_stays_reaped(h: Harness) -> None:
 def test_a_deployment_reaped_by_ttl_gives_its_traffic_to_the_others_first(h: Harness) -> None:
     h.write(
         {
-            "mlplan.yaml": _settings("online_deployment.ep/blue: {lifecycle: {ttl: 24h}}"),
-            "res/ep.yml": endpoint(traffic={"blue": 70, "green": 30}),
+            "mlplan.yaml": _settings("online_deployment.web/blue: {lifecycle: {ttl: 24h}}"),
+            "res/web.yml": endpoint(traffic={"blue": 70, "green": 30}),
             "res/blue.yml": deployment("blue"),
             "res/green.yml": deployment("green"),
         }
     )
     h.apply_ok()
-    created = datetime.fromisoformat(h.state().resources["online_deployment.ep/blue"].created_at)
+    created = datetime.fromisoformat(h.state().resources["online_deployment.web/blue"].created_at)
     later = PlanOptions(now=created + timedelta(hours=25))
     plan = h.plan(later)
     changes = by_address(plan)
-    assert changes["online_deployment.ep/blue"].action is Action.DELETE
-    shift = changes["traffic.ep"]
+    assert changes["online_deployment.web/blue"].action is Action.DELETE
+    shift = changes["traffic.web"]
     assert shift.action is Action.SHIFT_TRAFFIC
     assert shift.reason.startswith("blue deleted by ttl: traffic {green: 100}")
     h.provider.reset()
     h.apply_ok(plan)
-    assert h.provider.ended_before_started("ep", "ep/blue"), "traffic moves off blue before blue is deleted"
-    [split] = h.provider.live("traffic", "ep")
+    assert h.provider.ended_before_started("web", "web/blue"), "traffic moves off blue before blue is deleted"
+    [split] = h.provider.live("traffic", "web")
     assert split.attributes["traffic"] == {"green": 100}
     # blue stays deleted, and so does its share, whatever the time
     for options in (later, PlanOptions()):
         assert {a: x for a, x in actions(h.plan(options)).items() if x is not Action.NO_OP} == {}
     # recreated on request: its share comes back after it exists
-    again = h.plan(PlanOptions(replace=(Address("online_deployment", "ep/blue"),)))
-    assert by_address(again)["traffic.ep"].action is Action.SHIFT_TRAFFIC
+    again = h.plan(PlanOptions(replace=(Address("online_deployment", "web/blue"),)))
+    assert by_address(again)["traffic.web"].action is Action.SHIFT_TRAFFIC
     h.provider.reset()
     h.apply_ok(again)
-    assert h.provider.ended_before_started("ep/blue", "ep")
-    [split] = h.provider.live("traffic", "ep")
+    assert h.provider.ended_before_started("web/blue", "web")
+    [split] = h.provider.live("traffic", "web")
     assert split.attributes["traffic"] == {"blue": 70, "green": 30}
 
 

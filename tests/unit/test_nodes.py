@@ -16,7 +16,7 @@ from tests.unit.fakes import Harness, actions, by_address, data, deployment, end
 
 TRAINED = {
     "res/train.yml": job(outputs={"model": {"type": "custom_model", "name": "clf"}}),
-    "res/ep.yml": endpoint(),
+    "res/web.yml": endpoint(),
     "res/blue.yml": deployment(model="azureml:clf@latest"),
 }
 
@@ -53,9 +53,9 @@ def test_a_targeted_run_is_followed_by_its_dependents_in_the_next_plan(h: Harnes
     plan = h.plan()
     assert actions(plan)["model.clf"] is Action.NEW_VERSION
     assert by_address(plan)["model.clf"].reason == f"job.train has a run ({run}) this version was not registered from"
-    assert actions(plan)["online_deployment.ep/blue"] is Action.UPDATE
+    assert actions(plan)["online_deployment.web/blue"] is Action.UPDATE
     h.apply_ok(plan)
-    assert h.state().resources["online_deployment.ep/blue"].attributes["model"] == "azureml:clf:2"
+    assert h.state().resources["online_deployment.web/blue"].attributes["model"] == "azureml:clf:2"
     assert _changes(h) == {}
 
 
@@ -178,16 +178,16 @@ def test_a_run_counts_depends_on_inputs_but_not_a_bigger_cluster(h: Harness) -> 
 
 
 def test_a_traffic_setting_is_set_as_planned(h: Harness) -> None:
-    h.write({"res/ep.yml": endpoint(traffic={"blue": 100}), "res/blue.yml": deployment()})
+    h.write({"res/web.yml": endpoint(traffic={"blue": 100}), "res/blue.yml": deployment()})
     plan = h.plan()
-    split = by_address(plan)["traffic.ep"]
+    split = by_address(plan)["traffic.web"]
     assert split.action is Action.SHIFT_TRAFFIC and split.desired is not None
     assert split.desired.spec["traffic"] == {"blue": 100}
     h.apply_ok(plan)
-    [stored] = h.provider.live("traffic", "ep")
+    [stored] = h.provider.live("traffic", "web")
     assert stored.attributes["traffic"] == {"blue": 100}
-    h.write({"res/ep.yml": endpoint()})  # traffic: removed from the file
-    forget = by_address(h.plan())["traffic.ep"]
+    h.write({"res/web.yml": endpoint()})  # traffic: removed from the file
+    forget = by_address(h.plan())["traffic.web"]
     assert forget.action is Action.FORGET and "left as it is" in forget.reason
 
 
@@ -206,9 +206,9 @@ def test_a_condition_not_met_skips_the_dependents_and_is_not_a_failure(
     result = h.apply()
     assert result.ok, "a condition not met is not a failure"
     assert result.not_met == {"job.train": "accuracy 0.61 is below the 0.90 the policy asks for"}
-    assert sorted(result.skipped) == ["model.clf", "online_deployment.ep/blue"]
+    assert sorted(result.skipped) == ["model.clf", "online_deployment.web/blue"]
     assert result.why_skipped["model.clf"].startswith("job.train: accuracy 0.61")
-    assert sorted(result.done) == ["online_endpoint.ep"]
+    assert sorted(result.done) == ["online_endpoint.web"]
     state = h.state()
     assert "job.train" not in state.resources and not state.pending
 
@@ -235,5 +235,5 @@ def test_a_state_written_by_format_1_retrains_nothing_for_the_change_of_hash_for
     assert _changes(h) == {
         "job.train": Action.TRAIN,
         "model.clf": Action.NEW_VERSION,
-        "online_deployment.ep/blue": Action.UPDATE,
+        "online_deployment.web/blue": Action.UPDATE,
     }

@@ -16,7 +16,7 @@ def _full_project(h: Harness) -> None:
             "res/env.yml": environment(),
             "res/iris.yml": data(),
             "res/clf.yml": model(),
-            "res/ep.yml": endpoint(),
+            "res/web.yml": endpoint(),
             "res/blue.yml": deployment(environment="azureml:env@latest", model="azureml:clf@latest"),
             "res/train.yml": job(
                 environment="azureml:env@latest",
@@ -32,8 +32,8 @@ ALL = {
     "environment.env",
     "data.iris",
     "model.clf",
-    "online_endpoint.ep",
-    "online_deployment.ep/blue",
+    "online_endpoint.web",
+    "online_deployment.web/blue",
     "job.train",
 }
 

@@ -8,7 +8,7 @@ import pytest
 
 from mlplan.engine.address import Address
 from mlplan.engine.plan import UNKNOWN, Action, FieldChange, Plan, ResourceChange
-from tests.unit.fakes import Harness, compute, deployment, endpoint, environment
+from tests.unit.fakes import Harness, compute, deployment, endpoint, environment, job
 
 
 def _roundtrip(plan: Plan) -> None:
@@ -24,7 +24,7 @@ def test_real_plan_round_trips(h: Harness) -> None:
             "res/gone.yml": compute("gone"),
             "res/big.yml": compute("big"),
             "res/env.yml": environment(),
-            "res/ep.yml": endpoint(),
+            "res/web.yml": endpoint(),
             "res/blue.yml": deployment(environment="azureml:env@latest"),
         }
     )
@@ -36,7 +36,8 @@ def test_real_plan_round_trips(h: Harness) -> None:
             "res/cpu.yml": compute(max_instances=3),
             "res/big.yml": compute("big", size="large"),
             "files/conda.yml": "name: env\ndependencies: [python=3.12]\n",
-            "res/red.yml": deployment("red", environment="azureml:env:1", compute="azureml:shared"),
+            "res/red.yml": deployment("red", environment="azureml:env:1"),
+            "res/nightly.yml": job("nightly", compute="azureml:shared"),
         }
     )
     plan = h.plan()
@@ -49,16 +50,16 @@ def test_real_plan_round_trips(h: Harness) -> None:
 @pytest.mark.parametrize("action", list(Action))
 def test_every_action_round_trips(action: Action) -> None:
     change = ResourceChange(
-        Address("online_deployment", "ep/blue"),
+        Address("online_deployment", "web/blue"),
         action,
         "because",
         before={"a": 1, "nested": {"x": [1, 2]}},
         after={"a": 2, "nested": {"x": [1, 3]}, "secret": "(sensitive)"},
         changes=(FieldChange("a", 1, 2), FieldChange("nested.x.1", 2, 3)),
         input_hash="abc",
-        depends_on=(Address("online_endpoint", "ep"), Address("environment", "env")),
+        depends_on=(Address("online_endpoint", "web"), Address("environment", "env")),
         replace_order="create_first",
-        adopt_id="online_deployment/ep/blue#1",
+        adopt_id="online_deployment/web/blue#1",
     )
     assert ResourceChange.from_json(change.to_json()) == change
     assert ResourceChange.from_json(json.loads(json.dumps(change.to_json()))) == change

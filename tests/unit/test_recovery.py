@@ -126,21 +126,21 @@ def test_no_refresh_plans_from_state_alone(h: Harness) -> None:
 
 
 def test_kinds_with_a_list_api_are_refreshed_in_batches(h: Harness) -> None:
-    h.write({f"res/c{i}.yml": compute(f"c{i}") for i in range(7)})
+    h.write({f"res/c{i}.yml": compute(f"cpu{i}") for i in range(7)})
     h.apply_ok()
     h.provider.type("compute").read_batch = 3
-    [gone] = h.provider.live("compute", "c4")
+    [gone] = h.provider.live("compute", "cpu4")
     del h.provider.store[gone.id]
     h.provider.reset()
     plan = actions(h.plan())
-    assert plan == {f"compute.c{i}": Action.CREATE if i == 4 else Action.NO_OP for i in range(7)}
+    assert plan == {f"compute.cpu{i}": Action.CREATE if i == 4 else Action.NO_OP for i in range(7)}
     batches = [c.name.split(",") for c in h.provider.ops("read_many")]
     assert sorted(len(b) for b in batches) == [1, 3, 3], "7 ids in calls of at most 3"
     assert not h.provider.ops("read"), "no single reads for a batched kind"
 
 
 def test_a_batch_read_with_a_result_missing_fails_naming_the_provider(h: Harness) -> None:
-    h.write({"res/a.yml": compute("a"), "res/b.yml": compute("b")})
+    h.write({"res/a.yml": compute("cpu-a"), "res/b.yml": compute("cpu-b")})
     h.apply_ok()
     fake = h.provider.type("compute")
     fake.read_batch = 10

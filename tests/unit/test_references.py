@@ -13,8 +13,8 @@ ENV = Address("environment", "env")
 CPU = Address("compute", "cpu")
 IRIS = Address("data", "iris")
 TRAIN = Address("job", "train")
-EP = Address("online_endpoint", "ep")
-BLUE = Address("online_deployment", "ep/blue")
+EP = Address("online_endpoint", "web")
+BLUE = Address("online_deployment", "web/blue")
 URI = "azureml://subscriptions/s/resourcegroups/rg/workspaces/ws/environments/env/versions/1"
 
 
@@ -49,25 +49,25 @@ def test_job_references_compute_data_and_env_and_deployment_its_endpoint(h: Harn
                 compute="azureml:cpu",
                 inputs={"d": {"type": "uri_file", "path": "azureml:iris:1"}},
             ),
-            "res/ep.yml": endpoint(),
+            "res/web.yml": endpoint(),
             "res/blue.yml": deployment(environment=URI),
         }
     )
     assert _edges(h) >= {(ENV, TRAIN), (CPU, TRAIN), (IRIS, TRAIN), (EP, BLUE), (ENV, BLUE)}
     plan = h.plan()
     assert set(by_address(plan)["job.train"].depends_on) == {CPU, IRIS, ENV}
-    assert set(by_address(plan)["online_deployment.ep/blue"].depends_on) == {EP, ENV}
+    assert set(by_address(plan)["online_deployment.web/blue"].depends_on) == {EP, ENV}
 
 
 def test_latest_of_a_new_env_version_is_known_after_apply_and_resolved_at_apply(h: Harness) -> None:
     h.write(
         {
             "res/env.yml": environment(),
-            "res/ep.yml": endpoint(),
+            "res/web.yml": endpoint(),
             "res/blue.yml": deployment(environment="azureml:env@latest"),
         }
     )
-    first = by_address(h.plan())["online_deployment.ep/blue"]
+    first = by_address(h.plan())["online_deployment.web/blue"]
     assert first.after is not None and first.after["environment"] == UNKNOWN
     h.apply_ok()
     [created] = [c for c in h.provider.ops("create") if c.kind == "online_deployment"]
@@ -76,12 +76,12 @@ def test_latest_of_a_new_env_version_is_known_after_apply_and_resolved_at_apply(
     h.write({"files/conda.yml": "name: env\ndependencies: [python=3.12]\n"})
     plan = h.plan()
     assert actions(plan)["environment.env"] is Action.NEW_VERSION
-    dep = by_address(plan)["online_deployment.ep/blue"]
+    dep = by_address(plan)["online_deployment.web/blue"]
     assert dep.action is Action.UPDATE
     assert dep.before is not None and dep.before["environment"] == "azureml:env:1"
     assert dep.after is not None and dep.after["environment"] == UNKNOWN
     assert [c.path for c in dep.changes] == ["environment"]
-    assert actions(plan)["online_endpoint.ep"] is Action.NO_OP
+    assert actions(plan)["online_endpoint.web"] is Action.NO_OP
 
     h.provider.reset()
     h.apply_ok(plan)
@@ -91,7 +91,7 @@ def test_latest_of_a_new_env_version_is_known_after_apply_and_resolved_at_apply(
         ("update", "online_deployment", None),
     ]
     assert ops[1].spec is not None and ops[1].spec["environment"] == "azureml:env:2"
-    assert h.state().resources["online_deployment.ep/blue"].attributes["environment"] == "azureml:env:2"
+    assert h.state().resources["online_deployment.web/blue"].attributes["environment"] == "azureml:env:2"
     assert set(actions(h.plan()).values()) == {Action.NO_OP}
 
 
@@ -133,11 +133,11 @@ def test_missing_unmanaged_versioned_reference_fails_the_plan_naming_it(h: Harne
 
 
 def test_bare_model_reference_is_an_error_with_a_hint(h: Harness) -> None:
-    h.write({"res/clf.yml": model(), "res/ep.yml": endpoint(), "res/blue.yml": deployment(model="azureml:clf")})
+    h.write({"res/clf.yml": model(), "res/web.yml": endpoint(), "res/blue.yml": deployment(model="azureml:clf")})
     with pytest.raises(ValidationFailed) as exc:
         h.load()
     [diag] = exc.value.diagnostics
-    assert diag.address == "online_deployment.ep/blue"
+    assert diag.address == "online_deployment.web/blue"
     assert diag.file == "res/blue.yml" and diag.line is not None
     assert "without a version" in diag.message
     assert diag.hint is not None and "azureml:clf:<version>" in diag.hint and "azureml:clf@latest" in diag.hint
@@ -174,7 +174,7 @@ def test_a_version_the_project_never_registers_is_refused_at_plan_time(h: Harnes
     with pytest.raises(ValidationFailed) as exc:
         h.plan()
     [diag] = exc.value.diagnostics
-    assert (diag.file, diag.line, diag.address) == ("res/blue.yml", 6, "online_deployment.ep/blue")  # model:
+    assert (diag.file, diag.line, diag.address) == ("res/blue.yml", 6, "online_deployment.web/blue")  # model:
     assert "version 7 of model clf, which this project registers (res/clf.yml:1)" in diag.message
     assert "the workspace has version 1" in diag.message
     assert diag.hint is not None and "azureml:clf@latest" in diag.hint and "version: 7" in diag.hint
@@ -188,7 +188,7 @@ def test_a_declared_version_is_the_projects_even_before_it_exists(h: Harness) ->
     _config, graph = h.load()
     assert (Address("model", "clf"), BLUE) in graph.dag.edges and not graph.data_sources
     h.apply_ok()
-    assert h.state().resources["online_deployment.ep/blue"].attributes["model"] == "azureml:clf:7"
+    assert h.state().resources["online_deployment.web/blue"].attributes["model"] == "azureml:clf:7"
 
 
 def test_a_missing_reference_suggests_the_projects_closest_name(h: Harness) -> None:

@@ -55,7 +55,7 @@ def test_check_fresh_refuses_after_an_input_file_changed(h: Harness) -> None:
 
 def test_apply_writes_state_after_each_operation(h: Harness) -> None:
     """A crash mid-apply keeps what was done: the journal has it before apply returns."""
-    h.write({"res/a.yml": compute("a"), "res/b.yml": compute("b")})
+    h.write({"res/a.yml": compute("cpu-a"), "res/b.yml": compute("cpu-b")})
     seen: list[list[str]] = []
     sess = h.session()
     state = h.state()
@@ -67,4 +67,4 @@ def test_apply_writes_state_after_each_operation(h: Harness) -> None:
 
     with h.locked(sess):
         workflow.apply_plan(sess, state, plan, ApplyOptions(parallelism=1), on_event)
-    assert seen == [["compute.a"], ["compute.a", "compute.b"]]
+    assert seen == [["compute.cpu-a"], ["compute.cpu-a", "compute.cpu-b"]]
