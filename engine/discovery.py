@@ -1,5 +1,6 @@
 """Finding and loading the resource files: the ``resources:`` globs of mlplan.yaml (hidden files skipped),
-each file's kind (from its ``$schema``, else its glob's ``kind``), its name and address (the kind's facts
+each file's kind (from its ``$schema``, else its glob's ``kind``, else its ``type:`` when only one kind takes
+that type), its name and address (the kind's facts
 say how: named after its file, or after its parent), the local paths it names, duplicate addresses."""
 
 from __future__ import annotations
@@ -127,6 +128,13 @@ def load_file(
             return None
         if found is not None:
             kind, subtype = found
+    if kind is None and schema_url is None and isinstance(raw.get("type"), str):
+        # as `az ml job create` needs no $schema for `type: command`: the one kind that takes this type
+        candidates = speccheck.kinds_for_type(raw["type"])
+        if len(candidates) > 1:
+            out.append(_ambiguous_type(raw["type"], candidates, display, lines))
+            return None
+        kind = candidates[0] if candidates else None
     if kind is None:
         if not explicit:
             return None  # default glob: ignore YAML files that are not resources (CI files, MLTable...)
@@ -182,6 +190,17 @@ def load_file(
     check_paths(res, facts, out)
     speccheck.check(res, out)
     return res
+
+
+def _ambiguous_type(value: str, candidates: list[str], display: str, lines: Lines) -> Diagnostic:
+    either = " or ".join(kinds.a(k) for k in candidates)
+    return Diagnostic(
+        f"unknown kind: a file with `type: {value}` and no $schema may be {either}",
+        file=display,
+        line=lines.line(("type",)),
+        hint="add `$schema: https://azuremlschemas.azureedge.net/latest/<kind>.schema.json` or write the glob"
+        f" as {{glob: ..., kind: {candidates[0]}}}",
+    )
 
 
 def resource_name(facts: kinds.KindFacts, spec: dict[str, Any], path: Path) -> str | None:

@@ -95,9 +95,20 @@ def _fixed_stem(kind: str) -> str | None:
 
 
 @functools.cache
+def _index_file() -> dict[str, Any]:
+    return _read("index")
+
+
 def index() -> dict[str, Any]:
-    result: dict[str, Any] = _read("index")["dispatch"]
+    result: dict[str, Any] = _index_file()["dispatch"]
     return result
+
+
+def kinds_for_type(value: str) -> list[str]:
+    """The kinds whose files take ``type: <value>`` (any case), from the generated index: one for
+    ``command`` (a job), two for ``kubernetes`` (a compute or an online deployment), none for an unknown value."""
+    found: list[str] = _index_file()["kinds_by_type"].get(value.lower(), [])
+    return found
 
 
 @functools.cache

@@ -439,6 +439,20 @@ def targets(step: Any) -> Iterator[str]:
                 yield from targets(target)
 
 
+def kinds_by_type(index: dict[str, Any], type_values: dict[str, list[str]]) -> dict[str, list[str]]:
+    """`type:` value (lower case) -> the kinds whose files take it: what a file without `$schema` is, when
+    only one kind takes its type (`type: command` is a job; `kubernetes` is a compute or a deployment).
+    From the root schemas' `type` enums and the values the loaders dispatch on (a job `type: import`)."""
+    out: dict[str, set[str]] = {}
+    for kind, step in index.items():
+        values = {v for stem in targets(step) for v in type_values.get(stem, [])}
+        if isinstance(step, dict) and step.get("by") == "type":
+            values |= set(step["to"])
+        for value in values:
+            out.setdefault(str(value).lower(), set()).add(kind)
+    return {value: sorted(found) for value, found in sorted(out.items())}
+
+
 def generate() -> dict[str, str]:
     """File name -> content of every rules file (and index.json), from the installed azure-ai-ml."""
     from marshmallow import fields
@@ -462,11 +476,14 @@ def generate() -> dict[str, str]:
             names[stem] = endpoint
         files: dict[str, str] = {}
         header = {"generated_by": "scripts/gen-azureml-rules", "format": FORMAT, "azure_ai_ml": version}
+        type_values: dict[str, list[str]] = {}
         for stem, target in sorted(SCHEMAS.items()):
             module, cls_name = target.split(":")
             cls = getattr(importlib.import_module(module), cls_name)
             gen = Generator()
             root = gen.schema(cls)
+            type_node = gen.defs[root]["fields"].get("type", {})
+            type_values[stem] = type_node.get("values", []) if type_node.get("t") == "enum" else []
             doc: dict[str, Any] = {
                 **header,
                 "stem": stem,
@@ -482,7 +499,7 @@ def generate() -> dict[str, str]:
             if stem in names:
                 doc["names"] = {f: names[stem] for f in NAME_FIELDS.get(stem, ("name",))}
             files[f"{stem}.json"] = dump(doc)
-        files["index.json"] = dump({**header, "dispatch": index})
+        files["index.json"] = dump({**header, "dispatch": index, "kinds_by_type": kinds_by_type(index, type_values)})
     return files
 
 

@@ -52,6 +52,13 @@ ACCEPTED: dict[str, dict[str, str]] = {
         "job.hello-world-env-var": "train",
         "job.hello-iris-file": "train",
     },
+    # no $schema in any file: each kind from its `type:`, every YAML file found by the default globs
+    "command-jobs-no-schema": {
+        CURATED: "read",
+        "compute.cpu-cluster": "create",
+        "data.iris-csv": "create",
+        "job.job": "train",  # type: command
+    },
 }
 
 
@@ -135,6 +142,8 @@ def test_accepted_project_validates_and_plans(tmp_path: Path, name: str) -> None
         assert "environment.sample-scoring-env" in green["depends_on"]
         assert set(changes["traffic.sample-endpoint"]["depends_on"]) >= {blue["address"], green["address"]}
         assert changes["traffic.sample-endpoint"]["after"]["traffic"] == {"blue": 90, "green": 10}
+    elif name == "command-jobs-no-schema":
+        assert {"compute.cpu-cluster", "data.iris-csv", CURATED} <= set(changes["job.job"]["depends_on"])
     else:
         assert "data.iris-csv" in changes["job.hello-iris-file"]["depends_on"]
         for job in ("job.hello-world", "job.hello-world-env-var", "job.hello-iris-file"):
@@ -224,6 +233,16 @@ def test_command_jobs_run_and_destroy(tmp_path: Path) -> None:
         r = run_mlplan("-C", str(root), "destroy", "--auto-approve")
     assert r.code == 0, r.text
     assert run_mlplan("-C", str(root), "state", "list").out.strip() == ""
+
+
+def test_files_without_schema_run_as_the_kind_their_type_names(tmp_path: Path) -> None:
+    root = copy_project(tmp_path, "command-jobs-no-schema")
+    r = run_mlplan("-C", str(root), "apply", "--auto-approve")
+    assert r.code == 0, r.text
+    assert "[job.job] rows: 6" in r.text, r.text
+    kinds = {line.split(".")[0] for line in run_mlplan("-C", str(root), "state", "list").out.split()}
+    assert kinds == {"compute", "data", "job"}
+    assert run_mlplan("-C", str(root), "plan", "--detailed-exitcode").code == 0
 
 
 def test_registry_environment_is_accepted_or_refused_with_file_and_line(tmp_path: Path) -> None:

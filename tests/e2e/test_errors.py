@@ -185,19 +185,38 @@ def test_unknown_schema_url(applied: tuple[Path, dict[str, bytes]]) -> None:
     )
 
 
-def test_no_schema_under_glob_without_kind(applied: tuple[Path, dict[str, bytes]]) -> None:
+def test_no_schema_and_no_type_under_glob_without_kind(applied: tuple[Path, dict[str, bytes]]) -> None:
     root, snap = applied
     write(
         root,
         {
             "res/plain.yml": """
-            name: iris2
-            type: uri_file
-            path: ../files/iris.csv
+            name: sk2
+            image: python:3.11
             """
         },
     )
     assert_refused(root, snap, where="res/plain.yml:1", says=["unknown kind", "$schema"])
+
+
+def test_no_schema_and_a_type_two_kinds_take(applied: tuple[Path, dict[str, bytes]]) -> None:
+    """`type: kubernetes` is a compute or an online deployment: the error names both, at the `type:` line."""
+    root, snap = applied
+    write(
+        root,
+        {
+            "res/k8s.yml": """
+            name: k8s
+            type: kubernetes
+            """
+        },
+    )
+    assert_refused(
+        root,
+        snap,
+        where="res/k8s.yml:2",
+        says=["unknown kind", "`type: kubernetes`", "a compute or an online deployment", "kind: compute}"],
+    )
 
 
 # 3. missing referenced files ---------------------------------------------------------------------

@@ -232,3 +232,11 @@ def test_a_key_that_is_not_a_string_is_an_unknown_key_too() -> None:
         ("1", "1: unknown key"),
         ("2", "2: unknown key"),
     ]
+
+
+def test_the_kind_a_type_names_comes_from_the_generated_index() -> None:
+    assert speccheck.kinds_for_type("command") == ["job"]
+    assert speccheck.kinds_for_type("AmlCompute") == ["compute"]  # any case, as azure-ai-ml lowers it
+    assert speccheck.kinds_for_type("uri_file") == ["data"]
+    assert speccheck.kinds_for_type("kubernetes") == ["compute", "online_deployment"]
+    assert speccheck.kinds_for_type("pytorch") == []
