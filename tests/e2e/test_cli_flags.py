@@ -300,11 +300,11 @@ def test_without_a_terminal_apply_names_auto_approve_and_a_saved_plan(applied: t
 
 
 # 4. an endpoint that routes no traffic ---------------------------------------------------------------
-ENDPOINT = f"$schema: {SCHEMA}/managedOnlineEndpoint.schema.json\nname: ep\nauth_mode: key\n"
+ENDPOINT = f"$schema: {SCHEMA}/managedOnlineEndpoint.schema.json\nname: web\nauth_mode: key\n"
 DEPLOYMENT = (
-    f"$schema: {SCHEMA}/managedOnlineDeployment.schema.json\nname: blue\nendpoint_name: ep\n"
+    f"$schema: {SCHEMA}/managedOnlineDeployment.schema.json\nname: blue\nendpoint_name: web\n"
     "model: azureml:clf@latest\ncode_configuration: {code: ../files/score, scoring_script: score.py}\n"
-    "environment: azureml:sk:1\n"
+    "environment: azureml:sk:1\ninstance_type: Standard_DS3_v2\n"
 )
 
 
@@ -322,7 +322,7 @@ def test_an_endpoint_without_traffic_is_a_plan_warning(project: Path, traffic: s
         },
     )
     line = 4 if traffic else 1
-    warning = f"res/ep.yml:{line}: endpoint ep has deployments (blue) but sends them no traffic ("
+    warning = f"res/ep.yml:{line}: endpoint web has deployments (blue) but sends them no traffic ("
     advice = "): requests get 503; add traffic: {blue: 100}"
     text = run_mlplan("-C", str(project), "plan")
     assert text.code == 0, text.text
