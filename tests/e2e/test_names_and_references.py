@@ -34,11 +34,12 @@ def _project(tail: str) -> str:
 
 
 def _train(inputs: str, outputs: str = "") -> str:
-    """A command job (line 1 $schema, 2 name, 3 compute, 4 command, 5 inputs:, then ``inputs`` lines)."""
+    """A command job (line 1 $schema, 2 name, 3 compute, 4 command, 5 inputs:, then ``inputs`` lines; its
+    environment last)."""
     return (
         f"$schema: {SCHEMA}/commandJob.schema.json\nname: train\ncompute: azureml:cpu\n"
         "command: python -c \"import os, sys; print('reads', sorted(os.listdir(sys.argv[1])))\" ${{inputs.m}}\n"
-        f"inputs:\n{inputs}" + (f"outputs:\n{outputs}" if outputs else "")
+        f"inputs:\n{inputs}" + (f"outputs:\n{outputs}" if outputs else "") + "environment: azureml:sk:1\n"
     )
 
 
@@ -279,7 +280,7 @@ PRODUCER = {
     "res/train.yml": (
         f"$schema: {SCHEMA}/commandJob.schema.json\nname: train\ncompute: azureml:cpu\n"
         "command: python -c \"import os, sys; open(os.path.join(sys.argv[1], 'm.txt'), 'w').write('m')\""
-        " ${{outputs.model}}\noutputs:\n  model:\n    type: custom_model\n"
+        " ${{outputs.model}}\noutputs:\n  model:\n    type: custom_model\nenvironment: azureml:sk:1\n"
     ),
     "res/trained.yml": (
         f"$schema: {SCHEMA}/model.schema.json\nname: trained\ntype: custom_model\npath: {PRODUCER_PATH}\n"
