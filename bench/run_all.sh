@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the four benchmarks one after another (never in parallel: they measure wall time) and summarise
+# Run the five benchmarks one after another (never in parallel: they measure wall time) and summarise
 # the last line of each.
 # Usage: bash bench/run_all.sh [--quick]     (--quick: small sizes, for checking that they run)
 set -uo pipefail
@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 
 if [ "${1:-}" = "--quick" ]; then
-  runs=("plan_10k 1000 --repeat 2" "refresh_1k 200 --repeat 2" "apply_1k 300 --repeat 2" "cold_start --repeat 5")
+  runs=("plan_10k 1000 --repeat 2" "refresh_1k 200 --repeat 2" "apply_1k 300 --repeat 2" "cold_start --repeat 5"
+        "promotion_stats 1000000 --repeat 3")
 else
-  runs=("plan_10k" "refresh_1k" "apply_1k" "cold_start")
+  runs=("plan_10k" "refresh_1k" "apply_1k" "cold_start" "promotion_stats")
 fi
 
 log=$(mktemp)
@@ -21,11 +22,11 @@ for run in "${runs[@]}"; do
   name=${argv[0]}
   echo "== bench/$name.py ${argv[*]:1}"
   if "$PY" "bench/$name.py" "${argv[@]:1}" | tee "$log"; then
-    scaling=$(grep '^scaling:' "$log" || true)
-    [ -n "$scaling" ] && summary+=("$(printf '%-12s %s' "$name" "$scaling")")
-    summary+=("$(printf '%-12s %s' "$name" "$(tail -n 1 "$log")")")
+    extra=$(grep -E '^(scaling|peer speed-up):' "$log" || true)
+    [ -n "$extra" ] && summary+=("$(printf '%-16s %s' "$name" "$extra")")
+    summary+=("$(printf '%-16s %s' "$name" "$(tail -n 1 "$log")")")
   else
-    summary+=("$(printf '%-12s %s' "$name" "FAILED to run")")
+    summary+=("$(printf '%-16s %s' "$name" "FAILED to run")")
     status=1
   fi
   echo

@@ -155,7 +155,7 @@ def load(
     derived.derive(resources, out)
     project.apply_settings(resources, settings, env)
     project.check_settings(settings, resources, body, out)
-    project.check_promotion(body.get("promotion") or {}, resources, body, out)
+    project.check_promotion(body.get("promotion") or {}, resources, body, root, out)
     config = Config(
         root=root,
         project=str(body["project"]),

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mlplan.core.errors import Diagnostic, ValidationFailed
-from mlplan.core.suggest import did_you_mean, did_you_mean_address
+from mlplan.core.suggest import closest, did_you_mean, did_you_mean_address
 from mlplan.engine import variables
 from mlplan.engine.address import Address
 from mlplan.engine.config import PROJECT_FILE, EnvironmentConfig, Lifecycle, ResourceSpec, project_schema
@@ -78,26 +78,82 @@ def _environment_block(block: Any, interp: Interpolator, on_error: OnError, path
     return out
 
 
+SCHEMA_HINT = "`mlplan init --example` prints every setting, annotated; `mlplan init --schema` its JSON Schema"
+
+
 def schema_check(body: LineDict, out: list[Diagnostic]) -> None:
+    """Every way mlplan.yaml breaks its JSON Schema, each at the line of the offending key: unknown keys one by
+    one with the closest allowed key, enum values with the closest allowed value, patterns with what they mean."""
     import jsonschema  # local: only planning pays for it
 
     validator = jsonschema.Draft202012Validator(project_schema())
-    for err in sorted(validator.iter_errors(plain(body)), key=lambda e: list(map(str, e.absolute_path))):
+    errors = [e for err in validator.iter_errors(plain(body)) for e in _meant(err)]
+    # a misspelt required key is reported once, as the unknown key with its did-you-mean
+    misspelt = {(tuple(e.absolute_path), closest(key, _allowed(e))) for e in errors for key in _unexpected(e)}
+    found: list[tuple[tuple[str, ...], str, str]] = []  # path, message, hint
+    for err in errors:
         path = tuple(str(p) for p in err.absolute_path)
-        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-            allowed = set(err.schema.get("properties", {}))
-            extra = [k for k in err.instance if k not in allowed]
-            if extra:
-                path = (*path, str(extra[0]))  # point at the unexpected key itself
+        described = err.schema.get("description") if isinstance(err.schema, dict) else None
+        hint = f"{described} ({SCHEMA_HINT})" if described and err.validator in ("pattern", "enum") else SCHEMA_HINT
+        if err.validator == "additionalProperties" and _unexpected(err):
+            allowed = _allowed(err)
+            takes = f"{'.'.join(path) or 'the top level'} takes: {', '.join(sorted(allowed))}"
+            for key in _unexpected(err):
+                found.append(((*path, key), "unknown key" + did_you_mean(key, allowed), f"{takes} ({SCHEMA_HINT})"))
+        elif err.validator == "required" and (tuple(err.absolute_path), _missing(err)) in misspelt:
+            continue
+        elif err.validator == "enum":
+            values = [str(v) for v in err.validator_value]
+            guess = did_you_mean(err.instance, values) if isinstance(err.instance, str) else ""
+            found.append((path, f"{err.instance!r} is not one of {', '.join(values)}{guess}", hint))
+        elif err.validator == "pattern":
+            found.append((path, f"{err.instance!r} is not of the form this setting takes", hint))
+        else:
+            found.append((path, err.message, hint))
+    for path, message, hint in sorted(found, key=lambda f: f[0]):
         where = ".".join(path) or "(top level)"
-        out.append(
-            Diagnostic(
-                f"{where}: {err.message}",
-                file=PROJECT_FILE,
-                line=line_for_path(body, path),
-                hint="`mlplan init --example` prints every setting, annotated; `mlplan init --schema` its JSON Schema",
-            )
-        )
+        out.append(Diagnostic(f"{where}: {message}", file=PROJECT_FILE, line=line_for_path(body, path), hint=hint))
+
+
+def _meant(err: Any) -> list[Any]:
+    """The errors to report for ``err``: for a oneOf/anyOf, those of the branch meant for a value of this
+    shape (a string against the enum branch, a mapping against the object branch), else ``err`` itself."""
+    if err.validator not in ("oneOf", "anyOf") or not err.context:
+        return [err]
+    branches: dict[Any, list[Any]] = {}
+    for sub in err.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    for subs in branches.values():
+        if not any(_wrong_shape(sub, err) for sub in subs):
+            return [e for sub in subs for e in _meant(sub)]
+    return [err]
+
+
+def _wrong_shape(sub: Any, err: Any) -> bool:
+    """``sub`` says the value is not even of the branch's kind (not a mapping, not one of its strings)."""
+    if list(sub.absolute_path) != list(err.absolute_path):
+        return False
+    if sub.validator == "type":
+        return True
+    values = sub.validator_value if sub.validator == "enum" else [sub.validator_value]
+    return sub.validator in ("enum", "const") and not any(type(v) is type(err.instance) for v in values)
+
+
+def _allowed(err: Any) -> list[str]:
+    return [str(k) for k in err.schema.get("properties", {})] if isinstance(err.schema, dict) else []
+
+
+def _unexpected(err: Any) -> list[str]:
+    """The keys an ``additionalProperties`` error is about (none for other errors)."""
+    if err.validator != "additionalProperties" or not isinstance(err.instance, dict):
+        return []
+    allowed = set(_allowed(err))
+    return [str(k) for k in err.instance if k not in allowed]
+
+
+def _missing(err: Any) -> str | None:
+    """The property a ``required`` error is about."""
+    return next((p for p in err.validator_value if err.message == f"{p!r} is a required property"), None)
 
 
 def environment(body: LineDict, env_name: str) -> EnvironmentConfig:
@@ -192,18 +248,57 @@ def check_settings(
 
 
 def check_promotion(
-    promotion: Mapping[str, Any], resources: Mapping[Address, ResourceSpec], body: LineDict, out: list[Diagnostic]
+    promotion: Mapping[str, Any],
+    resources: Mapping[Address, ResourceSpec],
+    body: LineDict,
+    root: Path,
+    out: list[Diagnostic],
 ) -> None:
-    """A policy for a model the project does not have would gate nothing: say so."""
+    """What the schema cannot tell of the promotion policies (it has checked their keys, types and ranges):
+    the model and the endpoint they name must be this project's, exact_threshold must steer something, a
+    scoring adapter's file must exist."""
+    from mlplan.engine.promotion import exact_threshold_problem
+
     models = sorted(a.name for a in resources if a.kind == "model")
-    for name in promotion:
-        if Address("model", str(name)) not in resources:
-            out.append(
-                Diagnostic(
-                    f"promotion policy for model {name!r}, which this project does not define"
-                    + did_you_mean(str(name), models),
-                    file=PROJECT_FILE,
-                    line=line_for_path(body, ("promotion", str(name))),
-                    hint=f"name a model by its name: field (models here: {', '.join(models) or 'none'})",
-                )
+    endpoints = sorted(a.name for a in resources if a.kind == "online_endpoint")
+    for name, policy in promotion.items():
+        name = str(name)
+
+        def problem(message: str, key: tuple[str, ...], hint: str, name: str = name) -> None:
+            line = line_for_path(body, ("promotion", name, *key))
+            out.append(Diagnostic(message, file=PROJECT_FILE, line=line, address=f"model.{name}", hint=hint))
+
+        if Address("model", name) not in resources:
+            problem(
+                f"promotion policy for model {name!r}, which this project does not define" + did_you_mean(name, models),
+                (),
+                f"name a model by its name: field (models here: {', '.join(models) or 'none'})",
             )
+        policy = policy or {}
+        endpoint = policy.get("endpoint")
+        if endpoint is not None and Address("online_endpoint", str(endpoint)) not in resources:
+            problem(
+                f"promotion.{name}.endpoint: {endpoint!r} is not an online endpoint of this project"
+                + did_you_mean(str(endpoint), endpoints),
+                ("endpoint",),
+                "name the online_endpoint (by its name: field) that serves the model and whose traffic the policy"
+                f" governs (online endpoints here: {', '.join(endpoints) or 'none'})",
+            )
+        threshold = exact_threshold_problem(policy)
+        if threshold is not None:
+            problem(f"promotion.{name}.exact_threshold: {threshold}", ("exact_threshold",), _METHOD_HINT)
+        scoring = policy.get("scoring")
+        if isinstance(scoring, Mapping) and isinstance(scoring.get("adapter"), str):
+            file, _, function = scoring["adapter"].rpartition(":")
+            if not (root / file).is_file():
+                problem(
+                    f"promotion.{name}.scoring.adapter: no file {file} (for the function {function})",
+                    ("scoring", "adapter"),
+                    f'the path is relative to {PROJECT_FILE}: "path/to/file.py:function"',
+                )
+
+
+_METHOD_HINT = (
+    "methods: midp (the default), exact, chi2, chi2-uncorrected, auto (exact below exact_threshold discordant rows,"
+    " else chi2)"
+)

@@ -286,16 +286,49 @@ environments:
 
 def test_promotion_policy_for_a_model_the_project_lacks(applied: tuple[Path, dict[str, bytes]]) -> None:
     root, snap = applied
+    write(root, {"res/endpoint.yml": ENDPOINT})
     (root / "mlplan.yaml").write_text(
         _project_with(
             """
 promotion:
-  clf: {evaluation_data: "azureml:iris@latest", label_column: b}
-  cfl: {evaluation_data: "azureml:iris@latest", label_column: b}
+  clf: {evaluation_data: "azureml:iris@latest", label_column: b, endpoint: churn-endpoint}
+  cfl: {evaluation_data: "azureml:iris@latest", label_column: b, endpoint: churn-endpoint}
 """
         )
     )
     assert_refused(root, snap, where="mlplan.yaml:7", says=["promotion policy for model 'cfl'", "models here: clf"])
+
+
+def test_promotion_policy_misspelt_key_and_wrong_endpoint(applied: tuple[Path, dict[str, bytes]]) -> None:
+    root, snap = applied
+    write(root, {"res/endpoint.yml": ENDPOINT})
+    policy = """
+promotion:
+  clf:
+    evaluation_data: "azureml:iris@latest"
+    label_column: b
+    endpoint: churn-endpoint
+    {}
+"""
+    (root / "mlplan.yaml").write_text(_project_with(policy.format("aplha: 0.01")))
+    for r in assert_refused(
+        root, snap, where="mlplan.yaml:10", says=["promotion.clf.aplha: unknown key; did you mean 'alpha'?"]
+    ):
+        assert "1 error; nothing was changed." in r.text, r.text
+    (root / "mlplan.yaml").write_text(
+        _project_with(policy.format("alpha: 0.01").replace("endpoint: churn-endpoint", "endpoint: churn-endpiont"))
+    )
+    assert_refused(
+        root,
+        snap,
+        where="mlplan.yaml:9",
+        address="model.clf",
+        says=[
+            "promotion.clf.endpoint: 'churn-endpiont' is not an online endpoint of this project;"
+            " did you mean 'churn-endpoint'?",
+            "online endpoints here: churn-endpoint",
+        ],
+    )
 
 
 UNSET = "MLPLAN_E2E_SURELY_UNSET_VARIABLE"

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from tests.conftest import run_mlplan, write
 
+SCHEMA = "https://azuremlschemas.azureedge.net/latest"
+
 APPROVAL = """
 project: demo
 resources: ["res/*.yml"]
@@ -50,8 +52,12 @@ def test_approval_gate_is_not_bypassed(project: Path) -> None:
 
 
 def test_promotion_policy_is_not_bypassed(project: Path) -> None:
-    policy = "promotion:\n  clf:\n    evaluation_data: azureml:iris@latest\n    label_column: b\n"
+    policy = "promotion:\n  clf:\n    evaluation_data: azureml:iris@latest\n    label_column: b\n    endpoint: web\n"
     write(project, {"mlplan.yaml": 'project: demo\nresources: ["res/*.yml"]\nvariables:\n  slots: {default: 2}\n'})
+    write(
+        project,
+        {"res/endpoint.yml": f"$schema: {SCHEMA}/managedOnlineEndpoint.schema.json\nname: web\nauth_mode: key\n"},
+    )
     (project / "mlplan.yaml").write_text((project / "mlplan.yaml").read_text() + policy)
     plan = run_mlplan("-C", str(project), "plan", "--json")
     assert plan.code == 0, plan.text
