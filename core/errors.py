@@ -97,6 +97,11 @@ class ProviderError(MlplanError):
         return f"Error: {where}{self}{who}"
 
 
+class ScoringError(MlplanError):
+    """An evaluation set cannot be scored: its table cannot be read, a request cannot be made in the
+    chosen format, or a deployment's answer cannot be read as one prediction per row."""
+
+
 class PlanError(ValidationFailed):
     """The plan cannot be made (e.g. prevent_destroy, a version that must be bumped)."""
 

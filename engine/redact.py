@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from mlplan.core.errors import ProviderError, StalePlanError
@@ -168,6 +169,16 @@ class _RedactingType(ResourceType):
 
     def credentials(self, ctx: Context, current: Observed) -> dict[str, str]:
         return self.inner.credentials(ctx, current)  # asked for explicitly: not scrubbed
+
+    def invoke(
+        self, ctx: Context, endpoint: Observed, deployment: str, body: bytes, content_type: str = "application/json"
+    ) -> bytes:
+        with self._scrubbed_errors():  # the response is the deployment's predictions: read, not shown
+            return self.inner.invoke(self._ctx(ctx), endpoint, deployment, body, content_type)
+
+    def fetch(self, ctx: Context, current: Observed) -> Path:
+        with self._scrubbed_errors():
+            return self.inner.fetch(self._ctx(ctx), current)
 
 
 class RedactingProvider(Provider):

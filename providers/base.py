@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mlplan.core.diffing import FieldChange, field_changes
-from mlplan.core.errors import MlplanError
+from mlplan.core.errors import MlplanError, ProviderError
 
 # Ownership tags stamped on everything mlplan creates; used to adopt after a crash.
 TAG_PROJECT = "mlplan.project"
@@ -257,6 +257,24 @@ class ResourceType(ABC):
     def credentials(self, ctx: Context, current: Observed) -> dict[str, str]:
         """Secrets of the resource in clear (endpoint keys), only for an explicit request."""
         return {}
+
+    # -- what model evaluation needs (online endpoints, data assets) --------------------------------
+    def invoke(
+        self, ctx: Context, endpoint: Observed, deployment: str, body: bytes, content_type: str = "application/json"
+    ) -> bytes:
+        """One scoring request through the endpoint's scoring URI to ``deployment`` (the
+        ``azureml-model-deployment`` header, so it reaches a deployment at 0 % traffic too), authenticated as
+        the endpoint requires; returns the response body. Safe to call from several threads at once.
+
+        A non-2xx answer raises ``ProviderError`` naming the endpoint, the deployment, the HTTP status and
+        the start of the body; no key or token ever appears in a message or a log line. Honours
+        ``ctx.cancelled`` before sending."""
+        raise ProviderError(f"scoring requests through an endpoint are not supported by this provider ({self.kind})")
+
+    def fetch(self, ctx: Context, current: Observed) -> Path:
+        """A local path to the files of this asset version (a file for ``uri_file``, a folder for
+        ``uri_folder``): the workspace's copy, or a download. Honours ``ctx.cancelled`` in long downloads."""
+        raise ProviderError(f"reading an asset's files is not supported by this provider ({self.kind})")
 
 
 class Provider(ABC):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from tests.conftest import MLPLAN
@@ -42,3 +45,12 @@ def server_pids(project: Path) -> list[int]:
     """The pids of the routers and inference servers the local workspace records."""
     ws = project / ".mlplan/local-workspace/endpoints"
     return [json.loads(p.read_text())["pid"] for p in ws.glob("**/*.json") if p.name in ("server.json", "router.json")]
+
+
+def kill_leftovers(project: Path, started: Iterable[int] = ()) -> None:
+    """The safety net after ``mlplan destroy``: SIGKILL the process group of every server the workspace
+    records (or recorded when the test started) that still runs."""
+    for pid in set(started) | set(server_pids(project)):
+        if alive(pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)

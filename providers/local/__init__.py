@@ -38,5 +38,10 @@ class LocalProvider(Provider):
     def supported_kinds(self) -> list[str]:
         return sorted(self._types)
 
+    def close(self) -> None:
+        endpoints = self._types["online_endpoint"]
+        assert isinstance(endpoints, OnlineEndpointType)
+        endpoints.close()
+
 
 __all__ = ["LocalProvider"]

@@ -10,6 +10,7 @@ import yaml
 
 from mlplan.core.clock import now_iso
 from mlplan.core.content import hash_path, list_files
+from mlplan.core.errors import ProviderError
 from mlplan.core.kinds import is_remote
 from mlplan.providers.base import (
     OWNERSHIP_TAGS,
@@ -21,7 +22,7 @@ from mlplan.providers.base import (
     ResourceType,
 )
 from mlplan.providers.local.packages import install_hint, unmet, wanted
-from mlplan.providers.local.paths import JOB_OUTPUT, resolve
+from mlplan.providers.local.paths import JOB_OUTPUT, asset_path, resolve
 from mlplan.providers.local.workspace import (
     META,
     Staging,
@@ -257,6 +258,14 @@ class DataType(AssetType):
     content_fields = {"path": "path"}
     fields = ("type", "description", "tags", "properties")
     defaults = {"type": "uri_folder", "properties": {}}
+
+    def fetch(self, ctx: Context, current: Observed) -> Path:
+        """The workspace's copy of this version's files: no download, nothing to cancel."""
+        name = current.id.split("/")[1]
+        found = asset_path(ctx, "data", name, str(current.version))
+        if not found.exists():
+            raise ProviderError(f"data asset {name}:{current.version} has no files in the local workspace ({found})")
+        return found
 
 
 class ModelType(AssetType):

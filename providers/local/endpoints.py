@@ -9,6 +9,7 @@ deployment listens and how traffic is split. Servers keep running after mlplan e
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import secrets
 import shutil
@@ -39,8 +40,10 @@ from mlplan.providers.base import (
 from mlplan.providers.local import serving
 from mlplan.providers.local.assets import NOT_LOCAL, conda_problems, user_tags
 from mlplan.providers.local.paths import ASSET, asset_dir
+from mlplan.providers.local.scoring import Pools
 from mlplan.providers.local.workspace import read_json, remove_tree, workspace_root, write_json_atomic
 
+SCORING_TIMEOUT_S = 120.0  # one scoring request (a batch of rows), router and inference server included
 SWITCH_GRACE_S = 0.5  # after traffic moves to a new server, let requests already routed to the old one finish
 
 
@@ -73,6 +76,10 @@ class OnlineEndpointType(ResourceType):
     id_format = "onlineEndpoints/<name>"
     output_fields = frozenset({"scoring_uri", "port", "name"})
     immutable_fields = frozenset({"auth_mode"})
+
+    def __init__(self) -> None:
+        # keep-alive connections to each endpoint's router, for scoring requests (``invoke``)
+        self._pools = Pools(serving.HOST, timeout=SCORING_TIMEOUT_S)
 
     def validate(self, desired: Desired) -> list[Problem]:
         if (desired.subtype or "managed") != "managed":
@@ -134,6 +141,40 @@ class OnlineEndpointType(ResourceType):
 
     def credentials(self, ctx: Context, current: Observed) -> dict[str, str]:
         return read_json(endpoint_dir(ctx, current.id.split("/", 1)[1]) / "keys.json") or {}
+
+    def invoke(
+        self, ctx: Context, endpoint: Observed, deployment: str, body: bytes, content_type: str = "application/json"
+    ) -> bytes:
+        name = endpoint.id.split("/", 1)[1]
+        what = f"endpoint {name!r}, deployment {deployment!r}"
+        ctx.check_cancelled(f"scoring through {what}")
+        folder = endpoint_dir(ctx, name)
+        meta = read_json(folder / "endpoint.json")
+        if meta is None:
+            raise ProviderError(f"{what}: the endpoint does not exist in the local workspace")
+        key = (read_json(folder / "keys.json") or {}).get("primary_key", "")
+        port = int(meta["port"])
+        headers = {
+            "Content-Type": content_type,
+            "Authorization": f"Bearer {key}",
+            "azureml-model-deployment": deployment,
+        }
+        try:
+            status, data = self._pools.get(port).post("/score", body, headers)
+        except (OSError, http.client.HTTPException) as exc:  # about the connection: no key in these
+            raise ProviderError(
+                f"{what}: no answer from the scoring URI http://{serving.HOST}:{port}/score"
+                f" ({type(exc).__name__}: {exc}); `mlplan apply` restarts an endpoint whose server stopped"
+            ) from None
+        if not 200 <= status < 300:
+            start = data[:200].decode("utf-8", errors="replace")
+            if key:
+                start = start.replace(key, "(sensitive)")
+            raise ProviderError(f"{what}: the scoring request failed with HTTP {status}: {start}")
+        return data
+
+    def close(self) -> None:
+        self._pools.close()
 
     def _start_router(self, ctx: Context, name: str, port: int) -> None:
         folder = endpoint_dir(ctx, name)
