@@ -42,6 +42,9 @@ class KindFacts:
     derived: bool = False
     # What messages call one ("a data asset", "an online endpoint"); default: the kind, `_` as a space.
     noun: str = ""
+    # Lives in mlplan's state only (a promotion's champion and last evaluation): the engine, not a provider,
+    # has its resource type, and refresh reads nothing for it.
+    state_only: bool = False
 
 
 REGISTRY: dict[str, KindFacts] = {
@@ -107,6 +110,20 @@ REGISTRY: dict[str, KindFacts] = {
         ),
         # an endpoint's traffic split: its own step, after the deployments it names
         KindFacts("traffic", "setting", derived=True, noun="traffic split"),
+        # a model's promotion policy (mlplan.yaml `promotion:`): evaluates a new version against the champion
+        # through a temporary deployment (`challenger`, a copy of the deployment that serves the model)
+        KindFacts(
+            "promotion",
+            "promotion",
+            path_fields=(
+                "challenger.code_configuration.code",
+                "challenger.model.path",
+                "challenger.environment.conda_file",
+                "challenger.environment.build.path",
+            ),
+            derived=True,
+            state_only=True,
+        ),
         KindFacts(
             "arm_deployment",
             "resource",

@@ -198,7 +198,8 @@ class Applier:
         started = time.monotonic()
         self.emit(OperationStarted(str(address), change.action.value, change.reason))
         crashpoint("before_begin")
-        self.journal.begin(op_id, str(address), change.action.value, address.name)
+        node = nodes.named(change.node)
+        self.journal.begin(op_id, str(address), change.action.value, node.operation_name(change))
         crashpoint("after_begin")
         actx = ApplyContext(
             provider=self.provider,
@@ -211,7 +212,7 @@ class Applier:
             op_id=op_id,
         )
         try:
-            outcome = nodes.named(change.node).apply(actx, change)
+            outcome = node.apply(actx, change)
             recorded = self._recorded(change, outcome)
         except ProviderError as exc:
             # The provider failed the operation knowingly (a job that exited non-zero, a server that
@@ -230,7 +231,10 @@ class Applier:
         if recorded is None:
             self.journal.end(op_id, str(address), None, removed=True)
         else:
-            self.journal.end(op_id, str(address), recorded)
+            self.journal.end(op_id, str(address), recorded, promotion=outcome.history)
+        if outcome.not_met is not None:  # recorded (an evaluation's decision), and its dependents skipped
+            self.emit(ConditionNotMet(str(address), outcome.not_met))
+            return outcome
         self.emit(
             OperationDone(
                 str(address),

@@ -482,6 +482,96 @@ def output(obj: Obj, name: str | None, as_json: bool, show_sensitive: bool, vari
 
 
 @cli.command(context_settings=CONTEXT)
+@click.argument("model", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def promotions(obj: Obj, model: str | None, as_json: bool) -> None:
+    """Show the promotion history: each decision (promoted, kept), when, by whom, on which model versions
+    and evaluation data, with the evidence (the 2x2 table, the test, p-value and accuracies).
+
+    \b
+    Examples:
+      mlplan promotions
+      mlplan promotions cancer-model --json
+    """
+    from mlplan.engine import history
+
+    found = history.entries(open_session(obj).backend.read(), model)
+    click.echo(json.dumps(found, indent=2, default=str) if as_json else history.text(found), nl=as_json)
+
+
+def _choose_champion(
+    obj: Obj,
+    model: str,
+    version: str | None,
+    decision: str,
+    reason: str,
+    auto_approve: bool,
+    variables: tuple[str, ...],
+    lock_timeout: str,
+) -> None:
+    from mlplan.engine import champions
+    from mlplan.engine.planner import PlanOptions
+
+    session = open_session(obj, variables, lock_timeout)
+    if version is None:
+        version = champions.previous(session.backend.read(), model)
+    chosen = champions.request(session, model, version, decision, reason)
+    options = PlanOptions(champions=(chosen,), parallelism=0)
+    _run_apply(obj, None, auto_approve, None, False, variables, lock_timeout, options, "apply")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model")
+@click.option("--version", "version", required=True, help="The model version to serve.")
+@click.option("--reason", required=True, help="Why (recorded in the promotion history).")
+@click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+@var_option
+@lock_option
+@click.pass_obj
+def promote(
+    obj: Obj, model: str, version: str, reason: str, auto_approve: bool, variables: tuple[str, ...], lock_timeout: str
+) -> None:
+    """Make VERSION the champion of MODEL without an evaluation (a manual override, recorded as such).
+
+    Plans and applies like `mlplan apply`: the deployments MODEL's promotion policy governs move to
+    VERSION with zero-downtime updates, after you confirm the plan.
+
+    \b
+    Example:
+      mlplan promote cancer-model --version 3 --reason "validated offline by the clinical team"
+    """
+    _choose_champion(obj, model, version, "manual", reason, auto_approve, variables, lock_timeout)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model")
+@click.option("--to", "version", help="The version to restore (default: the champion before the current one).")
+@click.option("--reason", default="rollback", show_default=True, help="Why (recorded in the promotion history).")
+@click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+@var_option
+@lock_option
+@click.pass_obj
+def rollback(
+    obj: Obj,
+    model: str,
+    version: str | None,
+    reason: str,
+    auto_approve: bool,
+    variables: tuple[str, ...],
+    lock_timeout: str,
+) -> None:
+    """Restore an earlier champion of MODEL (the previous one by default), through the same path as apply.
+
+    \b
+    Examples:
+      mlplan rollback cancer-model
+      mlplan rollback cancer-model --to 2 --reason "v4 misclassifies the new scanner's images"
+    """
+    _choose_champion(obj, model, version, "rollback", reason, auto_approve, variables, lock_timeout)
+
+
+@cli.command(context_settings=CONTEXT)
 @click.option("--format", "fmt", type=click.Choice(["dot", "mermaid"]), default="mermaid", show_default=True)
 @var_option
 @click.pass_obj

@@ -81,6 +81,9 @@ class ResourceSpec:
     # paths of the keys the Azure ML schema check found wrong (engine/speccheck): a provider's or azure-ai-ml's
     # objection to the same key is the same problem, reported once
     flagged: tuple[tuple[str, ...], ...] = ()
+    # references re-routed to another node: a deployment a promotion policy governs serves the champion, so
+    # its ("model",) reference resolves through promotion.<model> (engine/policy.py)
+    via: dict[tuple[str, ...], Address] = field(default_factory=dict)
 
     def already_flagged(self, path: tuple[str, ...]) -> bool:
         """Whether the schema check already reported a problem at, inside or around ``path``."""
@@ -136,7 +139,7 @@ def load(
 ) -> Config:
     """Load and validate the project at ``root``; raises ValidationFailed listing every problem."""
     # The steps build on the data above, so they import this module: import them here, not at the top.
-    from mlplan.engine import derived, discovery, project, variables
+    from mlplan.engine import derived, discovery, policy, project, variables
 
     environ = os.environ if environ is None else environ
     out: list[Diagnostic] = []
@@ -156,6 +159,7 @@ def load(
     project.apply_settings(resources, settings, env)
     project.check_settings(settings, resources, body, out)
     project.check_promotion(body.get("promotion") or {}, resources, body, root, out)
+    policy.derive(body.get("promotion") or {}, body, resources, out)
     config = Config(
         root=root,
         project=str(body["project"]),

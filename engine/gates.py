@@ -1,7 +1,7 @@
 """Gates mlplan.yaml declares that this version cannot enforce yet: never bypassed in silence.
 
-An environment's ``approval: {required: true}`` and the project's ``promotion`` policies are
-gates someone put in on purpose. Until mlplan enforces them, a plan that would pass through one
+An environment's ``approval: {required: true}`` is a gate someone put in on purpose (promotion
+policies are enforced: engine/nodes/promotion.py). Until mlplan enforces them, a plan that would pass through one
 says so (a warning in every format, PR comments included) and apply refuses it: for a gate,
 failing closed is the only honest choice. Each message says how to proceed deliberately.
 """
@@ -12,7 +12,6 @@ from mlplan.core.errors import GateClosed
 from mlplan.engine.config import Config
 from mlplan.engine.plan import Action, Plan, ResourceChange
 
-_MODEL_VERSIONS = frozenset({Action.CREATE, Action.NEW_VERSION, Action.REPLACE})
 _SHOWN = 5
 
 
@@ -38,18 +37,6 @@ def unenforced(config: Config, plan: Plan) -> list[str]:
                 f"environment {env} requires approval for {_listing(hits)}; approvals are not enforced by"
                 f" this version of mlplan, so apply refuses rather than act unapproved (set"
                 f" environments.{env}.approval.required: false to apply without approval)"
-            )
-    for model in sorted(config.promotion):
-        hits = [
-            c
-            for c in plan.changes
-            if c.address.kind == "model" and c.address.name == model and c.action in _MODEL_VERSIONS
-        ]
-        if hits:
-            out.append(
-                f"promotion policy for model {model} applies to {_listing(hits)}; evaluation against the"
-                f" current model is not enforced by this version of mlplan, so apply refuses rather than"
-                f" register and serve it unevaluated (remove promotion.{model} to do that deliberately)"
             )
     return out
 

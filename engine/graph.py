@@ -5,6 +5,7 @@ Built in small named steps: nodes -> references -> depends_on -> parents -> acyc
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -64,6 +65,8 @@ def _add_references(config: Config, graph: Graph, diags: list[Diagnostic]) -> No
                 continue
             if ref.target == address:
                 continue
+            if ref.path in res.via:  # served through another node (a promotion's champion)
+                ref = dataclasses.replace(ref, target=res.via[ref.path])
             found.append(ref)
             target = config.resources.get(ref.target)
             if target is not None and not ref.registry and makes(target, ref):

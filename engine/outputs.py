@@ -19,6 +19,7 @@ from mlplan.engine.address import Address
 from mlplan.engine.config import PROJECT_FILE, Config, ResourceSpec
 from mlplan.engine.desired import make_desired, observed_of
 from mlplan.engine.interpolate import Interpolator
+from mlplan.engine.nodes.base import find_type
 from mlplan.engine.variables import hint as variable_hint
 from mlplan.providers.base import Provider, secret_hash
 from mlplan.state.model import ResourceState, State
@@ -99,7 +100,7 @@ def check(config: Config, provider: Provider) -> list[Diagnostic]:
 
 def attributes_of(res: ResourceSpec, provider: Provider, project: str) -> set[str]:
     """What state records for a resource of this kind: its outputs, its attributes, its id and version."""
-    rt = provider.resource_type(res.address.kind)
+    rt = find_type(provider, res.address.kind)
     if rt is None:  # refused with file:line by the provider check
         return set(_ALWAYS)
     desired = make_desired(res.address, res.spec, res.base_dir, res.subtype, {}, project)
@@ -182,7 +183,7 @@ def credentials(session: Session, state: State) -> dict[str, dict[str, str]]:
     """Secrets in clear (endpoint keys), read live from the provider: only on explicit request."""
     out: dict[str, dict[str, str]] = {}
     for address, rs in sorted(state.resources.items()):
-        rt = session.provider.resource_type(rs.kind)
+        rt = find_type(session.provider, rs.kind)
         if rt is None or rs.status != "live":
             continue
         found = rt.credentials(session.ctx, observed_of(rs))

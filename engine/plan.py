@@ -167,6 +167,7 @@ class ResourceChange:
     adopt_id: str | None = None  # the existing resource an adoption takes into state
     on_remove: str = "archive"  # recorded in state, for when the resource leaves the configuration
     pin: SourcePin | None = None  # a data source's resolution
+    condition: str = ""  # "if promotion.m promotes": done only if that evaluation promotes (else skipped)
 
     @property
     def node(self) -> str:
@@ -196,6 +197,7 @@ class ResourceChange:
             "adopt_id": self.adopt_id,
             "on_remove": self.on_remove,
             "pin": self.pin.to_json() if self.pin is not None else None,
+            "condition": self.condition,
         }
 
     @classmethod
@@ -219,6 +221,7 @@ class ResourceChange:
             adopt_id=data.get("adopt_id"),
             on_remove=data.get("on_remove", "archive"),
             pin=SourcePin.from_json(pin) if pin is not None else None,
+            condition=data.get("condition", ""),
         )
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 
 import networkx as nx
 
+from mlplan.core import kinds
 from mlplan.core.clock import now, now_iso
 from mlplan.core.diffing import field_changes, reason_for
 from mlplan.core.errors import Diagnostic, PlanError, ValidationFailed
@@ -24,7 +25,7 @@ from mlplan.engine.config import Config
 from mlplan.engine.desired import ContentCache, Result, make_desired, state_result
 from mlplan.engine.events import Emit, quiet
 from mlplan.engine.graph import Graph
-from mlplan.engine.nodes.base import PlanContext, public, resource_type
+from mlplan.engine.nodes.base import ChampionRequest, PlanContext, find_type, public, resource_type
 from mlplan.engine.plan import Action, Plan, ResourceChange
 from mlplan.engine.redact import Redactor, mask_previous
 from mlplan.engine.refresh import refresh
@@ -43,6 +44,8 @@ class PlanOptions:
     parallelism: int = 10
     # an interrupted long-running operation still in flight: wait for it (apply) or refuse (plan)
     wait_for_pending: bool = False
+    # `mlplan promote` / `rollback`: a champion chosen by hand, per model
+    champions: tuple[ChampionRequest, ...] = ()
 
 
 def variables_hash(config: Config) -> str:
@@ -55,7 +58,7 @@ def validate(config: Config, provider: Provider) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
     for res in config.resources.values():
-        rt = provider.resource_type(res.address.kind)
+        rt = find_type(provider, res.address.kind)
         if rt is None:
             diags.append(
                 res.diag(
@@ -113,6 +116,7 @@ def make_plan(
         refreshed=reading,
         targets=options.targets,
         replace=options.replace,
+        champions={r.model: r for r in options.champions},
     )
     p.result_of = lambda address: _result_of(p, address)
     if options.refresh_only:
@@ -177,7 +181,7 @@ def _drift(p: PlanContext) -> list[ResourceChange]:
     """refresh-only: what changed in the workspace since state was written."""
     out = []
     for addr, rs in sorted(p.state.resources.items()):
-        if rs.status != "live":
+        if rs.status != "live" or kinds.facts(rs.kind).state_only:  # nothing outside mlplan to change
             continue
         address = Address.parse(addr)
         sensitive = resource_type(p.provider, rs.kind, addr).sensitive_fields

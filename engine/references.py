@@ -12,7 +12,7 @@ from mlplan.core import kinds
 from mlplan.engine.address import Address
 
 # Field names whose reference kind is known from the field itself.
-FIELD_KINDS = {"compute": "compute", "environment": "environment", "model": "model"}
+FIELD_KINDS = {"compute": "compute", "environment": "environment", "model": "model", "evaluation_data": "data"}
 # Kinds for which Azure accepts a bare `azureml:<name>` (no version, no label).
 BARE_OK = frozenset({"compute", "online_endpoint", "environment"})
 

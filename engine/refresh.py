@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from mlplan.core import kinds
 from mlplan.core.errors import Diagnostic, ProviderError, ValidationFailed
 from mlplan.engine import nodes, unresolved
 from mlplan.engine.config import Config
@@ -75,7 +76,7 @@ def refresh(
 
     if read_state:
         for addr, rs in state.resources.items():
-            if rs.status == "live":
+            if rs.status == "live" and not kinds.facts(rs.kind).state_only:  # in state only: nothing to read
                 add("resource", rs.kind, addr, rs.id)
     for source, ref in graph.data_sources.items():
         version = None if ref.version in (None, "latest") else ref.version

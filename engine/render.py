@@ -114,7 +114,8 @@ def markdown(plan: dict[str, Any], limit: int = COMMENT_LIMIT) -> str:
     shown = 0
     for c in changed:
         reason = c["reason"].replace("|", "\\|")
-        row = f"| `{symbol(c['action'])}` | `{c['address']}` | {c['action']} | {reason} |"
+        action = f"{c['action']} ({c['condition']})" if c.get("condition") else c["action"]
+        row = f"| `{symbol(c['action'])}` | `{c['address']}` | {action} | {reason} |"
         if not fits([row]):
             break
         rows.append(row)

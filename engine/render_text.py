@@ -33,7 +33,7 @@ _STYLE = {
     "no_op": "dim",
 }
 # actions that bring something new: their planned attributes are shown when no field changes are
-_SHOWS_AFTER = frozenset({"create", "new_version", "adopt", "train", "shift_traffic"})
+_SHOWS_AFTER = frozenset({"create", "new_version", "adopt", "train", "shift_traffic", "evaluate"})
 LONG = 60  # values longer than this (or on several lines) are shown as a -/+ diff, whole
 _INDENT = "      "
 # how a reconciliation shows: what apply will do about an interrupted operation
@@ -65,7 +65,8 @@ def text(plan: dict[str, Any], color: bool = False, verbose: bool = False, summa
     changes = plan["changes"] if verbose else [c for c in plan["changes"] if c["action"] not in ("no_op", "read")]
     for c in changes:
         style = _STYLE.get(c["action"], "")
-        line((f"  {symbol(c['action']):>3} {c['address']}", f"bold {style}"), (f"  ({c['action']})", style))
+        when = f", {c['condition']}" if c.get("condition") else ""
+        line((f"  {symbol(c['action']):>3} {c['address']}", f"bold {style}"), (f"  ({c['action']}{when})", style))
         line(_INDENT, c["reason"])
         for part in _details(c):
             line(*part)

@@ -63,6 +63,8 @@ def apply_record(state: State, record: dict[str, Any], resource: ResourceState |
             state.resources[res.address] = res
         elif record.get("removed"):
             state.resources.pop(record["address"], None)
+        if record.get("promotion") is not None:
+            state.promotions.append(record["promotion"])
     elif kind == "progress":
         op = state.pending.get(record["op"])
         if op is not None:
@@ -119,18 +121,27 @@ class Journal:
     def begin(self, op_id: str, address: str, action: str, name: str = "") -> None:
         self._record({"t": "begin", "op": op_id, "address": address, "action": action, "name": name, "ts": now_iso()})
 
-    def end(self, op_id: str, address: str, resource: ResourceState | None, removed: bool = False) -> None:
-        self._record(
-            {
-                "t": "end",
-                "op": op_id,
-                "address": address,
-                "resource": resource.to_json() if resource is not None else None,
-                "removed": removed,
-                "ts": now_iso(),
-            },
-            resource,
-        )
+    def end(
+        self,
+        op_id: str,
+        address: str,
+        resource: ResourceState | None,
+        removed: bool = False,
+        promotion: dict[str, Any] | None = None,
+    ) -> None:
+        """The operation's result; ``promotion``: a decision for the promotion history, in the same record
+        (a decision is recorded exactly when its result is)."""
+        record: dict[str, Any] = {
+            "t": "end",
+            "op": op_id,
+            "address": address,
+            "resource": resource.to_json() if resource is not None else None,
+            "removed": removed,
+            "ts": now_iso(),
+        }
+        if promotion is not None:
+            record["promotion"] = promotion
+        self._record(record, resource)
 
     def progress(self, op_id: str, address: str, token: dict[str, Any]) -> None:
         """A long-running operation's token, so that the next run can resume it after a crash."""

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from mlplan.core.kinds import REGISTRY
 from mlplan.engine.nodes.asset import AssetNode
-from mlplan.engine.nodes.base import NodeKind
+from mlplan.engine.nodes.base import ENGINE_TYPES, NodeKind
+from mlplan.engine.nodes.promotion import PromotionNode, PromotionType
 from mlplan.engine.nodes.resource import ResourceNode
 from mlplan.engine.nodes.run import RunNode
 from mlplan.engine.nodes.setting import SettingNode
 from mlplan.engine.nodes.source import SourceNode
 
 SOURCE = SourceNode()
-NODE_KINDS: dict[str, NodeKind] = {n.name: n for n in (ResourceNode(), AssetNode(), RunNode(), SettingNode(), SOURCE)}
+NODE_KINDS: dict[str, NodeKind] = {
+    n.name: n for n in (ResourceNode(), AssetNode(), RunNode(), SettingNode(), PromotionNode(), SOURCE)
+}
+ENGINE_TYPES[PromotionType.kind] = PromotionType
 
 
 def for_kind(kind: str) -> NodeKind:

@@ -32,9 +32,18 @@ from mlplan.providers.base import TAG_ADDRESS, TAG_PROJECT, Context, Desired, Di
 from mlplan.state.model import ResourceState, State
 from mlplan.state.upgrade import LEGACY_HASH
 
+# Kinds whose resource type is the engine's own (they live in state: a promotion), registered by engine.nodes.
+ENGINE_TYPES: dict[str, Callable[[Provider], ResourceType]] = {}
+
+
+def find_type(provider: Provider, kind: str) -> ResourceType | None:
+    """The resource type of ``kind``: the engine's own for a kind that lives in state, else the provider's."""
+    own = ENGINE_TYPES.get(kind)
+    return own(provider) if own is not None else provider.resource_type(kind)
+
 
 def resource_type(provider: Provider, kind: str, where: str | None = None) -> ResourceType:
-    rt = provider.resource_type(kind)
+    rt = find_type(provider, kind)
     if rt is None:
         raise ProviderError(f"{kind} is not supported by the {provider.name} provider", address=where)
     return rt
@@ -80,6 +89,16 @@ class Built:
         return public(self.after, self.rt.sensitive_fields)
 
 
+@dataclass(frozen=True)
+class ChampionRequest:
+    """A champion chosen by hand (``mlplan promote`` / ``rollback``): the plan promotes ``version``."""
+
+    model: str
+    version: str
+    decision: str  # manual | rollback
+    reason: str
+
+
 @dataclass
 class PlanContext:
     """What a node kind may look at while planning; planning writes nothing anywhere."""
@@ -96,6 +115,7 @@ class PlanContext:
     refreshed: bool
     targets: tuple[Address, ...] = ()
     replace: tuple[Address, ...] = ()
+    champions: Mapping[str, ChampionRequest] = field(default_factory=dict)
     changes: dict[Address, ResourceChange] = field(default_factory=dict)
     errors: list[Diagnostic] = field(default_factory=list)
     result_of: Callable[[Address], Result | None] = lambda _a: None  # set by the planner
@@ -197,6 +217,10 @@ class PlanContext:
             if carries_desired
             else None
         )
+        bound = built.resolution.bindings if carries_desired else []
+        conditional = sorted({str(x.source) for x in bound if self._may_not_meet(x.source)})
+        if conditional:
+            kw.setdefault("condition", f"if {', '.join(conditional)} promotes")
         # what it used to depend on matters only to a change (removals then run after it)
         prior = tuple(Address.parse(d) for d in rs.dependencies) if rs is not None and action.changes else ()
         return ResourceChange(
@@ -212,6 +236,11 @@ class PlanContext:
             on_remove=res.lifecycle.on_remove,
             **kw,
         )
+
+    def _may_not_meet(self, address: Address) -> bool:
+        """Whether the planned change of ``address`` may end with its condition not met (an evaluation)."""
+        change = self.changes.get(address)
+        return change is not None and change.action is Action.EVALUATE
 
     def diff(self, built: Built, observed: dict[str, Any]) -> Diff:
         """The provider's diff, with the fields ``lifecycle.ignore_changes`` names left out."""
@@ -283,6 +312,7 @@ class Outcome:
     removed: bool = False
     reaped: bool = False
     not_met: str | None = None
+    history: dict[str, Any] | None = None  # a decision for state's promotion history, recorded with the result
 
 
 @dataclass
@@ -333,6 +363,10 @@ class NodeKind(ABC):
     def lookup_for(self, res: ResourceSpec) -> tuple[str, str | None] | None:
         """(name, version) to look up during refresh when ``res`` is not in state (adoption), or None."""
         return None
+
+    def operation_name(self, change: ResourceChange) -> str:
+        """The provider-side name an interrupted operation on ``change`` is found by (its pending record)."""
+        return change.address.name
 
     @abstractmethod
     def plan(self, p: PlanContext, res: ResourceSpec) -> ResourceChange:

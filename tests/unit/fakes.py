@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import textwrap
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,6 +187,24 @@ class FakeType(ResourceType):
     def discard(self, ctx: Context, name: str, operation: str) -> None:
         self.provider.record("discard", self.kind, name)
 
+    # -- scoring (promotion) -------------------------------------------------------------
+    def fetch(self, ctx: Context, current: Observed) -> Path:
+        """A data asset's files: what the test put in ``provider.data_files`` for its name."""
+        return self.provider.data_files[self.provider.name_of(current.id)]
+
+    def invoke(
+        self, ctx: Context, endpoint: Observed, deployment: str, body: bytes, content_type: str = "application/json"
+    ) -> bytes:
+        """A deployment of the endpoint answers with ``provider.predict[<model version it serves>](rows)``."""
+        p = self.provider
+        name = f"{p.name_of(endpoint.id)}/{deployment}"
+        p.record("invoke", self.kind, name)
+        with p.lock:
+            [served] = [s for s in p.live("online_deployment", name)]
+        version = str(served.attributes["model"]).rsplit(":", 1)[1]
+        rows = json.loads(body)["data"]
+        return json.dumps(p.predict[version](rows)).encode()
+
     def poll(self, ctx: Context, token: dict[str, Any]) -> Progress:
         p = self.provider
         p.record("poll", self.kind, token["id"])
@@ -262,6 +281,8 @@ class FakeProvider(Provider):
         self.timeline: list[tuple[str, str, str, str]] = []  # (start|end, op, kind, name) of mutating ops
         self.active = 0
         self.max_active = 0
+        self.data_files: dict[str, Path] = {}  # data asset name -> its files (fetch)
+        self.predict: dict[str, Callable[[list[Any]], list[Any]]] = {}  # model version -> its predictions
         self._types = {k: FakeType(self, k, can_delete_versions) for k in KINDS}
 
     # -- Provider ---------------------------------------------------------------------

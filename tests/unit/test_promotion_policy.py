@@ -8,9 +8,14 @@ import pytest
 
 from mlplan.core.errors import Diagnostic, ValidationFailed
 from mlplan.engine.promotion import Policy
-from tests.unit.fakes import PROJECT, Harness, endpoint, model
+from tests.unit.fakes import PROJECT, Harness, deployment, endpoint, model
 
-RESOURCES = {"res/model.yml": model("clf"), "res/web.yml": endpoint("web"), "res/api.yml": endpoint("api-web")}
+RESOURCES = {
+    "res/model.yml": model("clf"),
+    "res/web.yml": endpoint("web"),
+    "res/api.yml": endpoint("api-web"),
+    "res/blue.yml": deployment(model="azureml:clf@latest"),  # what the policy governs: web's deployment of clf
+}
 # PROJECT is two lines: the policy's own lines start at 3 (promotion:), 4 (clf:), 5 (its first key).
 POLICY = """
 promotion:

@@ -1,0 +1,119 @@
+"""Promotion as plan and apply see it (engine only, the fake provider scores): the chain the plan shows,
+promote or keep, the history state keeps, and the next plan a no-op."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mlplan.engine.plan import Action
+from tests.unit.fakes import PROJECT, Harness, actions, by_address, data, deployment, endpoint, model
+
+N = 40  # evaluation rows: x = 0..39, label y = x % 2
+
+
+def perfect(rows: list[Any]) -> list[int]:
+    return [int(r[0]) % 2 for r in rows]
+
+
+def decent(rows: list[Any]) -> list[int]:  # wrong on x % 10 in (0, 1, 2): 70% right
+    return [1 - int(r[0]) % 2 if int(r[0]) % 10 < 3 else int(r[0]) % 2 for r in rows]
+
+
+def constant(rows: list[Any]) -> list[int]:  # always 0: 50% right
+    return [0 for _ in rows]
+
+
+POLICY = """
+promotion:
+  clf:
+    evaluation_data: azureml:eval@latest
+    label_column: y
+    endpoint: web
+    min_accuracy: 0.6
+"""
+
+
+@pytest.fixture
+def ph(h: Harness) -> Harness:
+    h.write(
+        {
+            "mlplan.yaml": PROJECT + POLICY,
+            "res/clf.yml": model(),
+            "res/web.yml": endpoint(traffic={"blue": 100}),
+            "res/blue.yml": deployment(model="azureml:clf@latest"),
+            "res/eval.yml": data(name="eval", path="../files/eval.csv"),
+            "files/eval.csv": "x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(N)),
+        }
+    )
+    h.provider.data_files["eval"] = h.root / "files/eval.csv"
+    return h
+
+
+def new_weights(h: Harness, text: str) -> None:
+    h.write({"files/model/weights.txt": text})
+
+
+def served(h: Harness) -> str:
+    return str(h.state().resources["online_deployment.web/blue"].attributes["model"])
+
+
+def test_the_first_model_is_served_when_it_reaches_min_accuracy(ph: Harness) -> None:
+    ph.provider.predict["1"] = decent
+    plan = ph.plan()
+    changes = by_address(plan)
+    assert changes["promotion.clf"].action is Action.EVALUATE
+    assert "first model" in changes["promotion.clf"].reason and "0.6" in changes["promotion.clf"].reason
+    blue = changes["online_deployment.web/blue"]
+    assert (blue.action, blue.condition) == (Action.CREATE, "if promotion.clf promotes")
+    # the chain: the model, then its evaluation, then the deployment that serves the champion
+    assert "model.clf" in {str(d) for d in changes["promotion.clf"].depends_on}
+    assert "promotion.clf" in {str(d) for d in blue.depends_on}
+    ph.apply_ok(plan)
+    assert served(ph) == "azureml:clf:1"
+    [decision] = ph.state().promotions
+    assert (decision["decision"], decision["champion"]) == ("promoted", "azureml:clf:1")
+    assert decision["champion_before"] is None
+    assert not ph.provider.live("online_deployment", "web/blue-challenger")  # the temporary deployment is gone
+    assert set(actions(ph.plan()).values()) <= {Action.NO_OP, Action.READ}
+
+
+def test_a_worse_model_is_kept_out_and_a_better_one_promoted(ph: Harness) -> None:
+    ph.provider.predict.update({"1": decent, "2": constant, "3": perfect})
+    ph.apply_ok()
+    new_weights(ph, "w2\n")
+    plan = ph.plan()
+    changes = by_address(plan)
+    assert actions(plan)["model.clf"] is Action.NEW_VERSION
+    assert changes["promotion.clf"].action is Action.EVALUATE
+    assert "against champion azureml:clf:1" in changes["promotion.clf"].reason
+    assert changes["online_deployment.web/blue"].condition == "if promotion.clf promotes"
+    result = ph.apply(plan)
+    assert result.ok and "promotion.clf" in result.not_met, result  # a rejected challenger is not a failure
+    assert "online_deployment.web/blue" in result.skipped
+    assert served(ph) == "azureml:clf:1"
+    kept = ph.state().promotions[-1]
+    assert (kept["decision"], kept["challenger"], kept["champion"]) == ("kept", "azureml:clf:2", "azureml:clf:1")
+    assert kept["evidence"]["b"] + kept["evidence"]["c"] > 0
+    assert set(actions(ph.plan()).values()) <= {Action.NO_OP, Action.READ}  # evaluated already: not again
+    assert not ph.provider.live("online_deployment", "web/blue-challenger")
+
+    new_weights(ph, "w3\n")
+    ph.apply_ok()
+    assert served(ph) == "azureml:clf:3"
+    promoted = ph.state().promotions[-1]
+    assert (promoted["decision"], promoted["champion_before"], promoted["champion"]) == (
+        "promoted",
+        "azureml:clf:1",
+        "azureml:clf:3",
+    )
+    assert promoted["evidence"]["c"] == 12 and promoted["evidence"]["b"] == 0
+    assert set(actions(ph.plan()).values()) <= {Action.NO_OP, Action.READ}
+
+
+def test_a_deployment_that_pins_a_version_of_a_governed_model_is_refused(ph: Harness) -> None:
+    ph.write({"res/blue.yml": deployment(model="azureml:clf:1")})
+    with pytest.raises(Exception) as err:
+        ph.plan()
+    assert "res/blue.yml" in str(err.value) and "azureml:clf@latest" in str(err.value)
