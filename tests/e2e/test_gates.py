@@ -1,8 +1,8 @@
-"""Approval and promotion gates this version cannot enforce yet: shown in every plan, refused by apply."""
+"""Approval gates this version cannot enforce yet: shown in every plan, refused by apply (promotion policies are
+enforced: tests/e2e/test_promotion.py)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tests.conftest import run_mlplan, write
@@ -49,21 +49,3 @@ def test_approval_gate_is_not_bypassed(project: Path) -> None:
     r = run_mlplan("-C", str(project), "-e", "prd", "apply", "--auto-approve")
     assert r.code == 0, r.text
     assert not (project / ".mlplan/local-workspace/computes/cpu.json").exists()
-
-
-def test_promotion_policy_is_not_bypassed(project: Path) -> None:
-    policy = "promotion:\n  clf:\n    evaluation_data: azureml:iris@latest\n    label_column: b\n    endpoint: web\n"
-    write(project, {"mlplan.yaml": 'project: demo\nresources: ["res/*.yml"]\nvariables:\n  slots: {default: 2}\n'})
-    write(
-        project,
-        {"res/endpoint.yml": f"$schema: {SCHEMA}/managedOnlineEndpoint.schema.json\nname: web\nauth_mode: key\n"},
-    )
-    (project / "mlplan.yaml").write_text((project / "mlplan.yaml").read_text() + policy)
-    plan = run_mlplan("-C", str(project), "plan", "--json")
-    assert plan.code == 0, plan.text
-    [warning] = json.loads(plan.out)["diagnostics"]
-    assert warning.startswith("promotion policy for model clf applies to create model.clf;")
-    r = run_mlplan("-C", str(project), "apply", "--auto-approve")
-    assert r.code == 1, r.text
-    assert "register and serve it unevaluated" in r.err and "remove promotion.clf" in r.err
-    assert not (project / ".mlplan/local-workspace/models").exists()

@@ -117,3 +117,11 @@ def test_a_deployment_that_pins_a_version_of_a_governed_model_is_refused(ph: Har
     with pytest.raises(Exception) as err:
         ph.plan()
     assert "res/blue.yml" in str(err.value) and "azureml:clf@latest" in str(err.value)
+
+
+def test_a_policy_whose_endpoint_serves_no_version_of_the_model_is_refused(ph: Harness) -> None:
+    ph.remove("res/blue.yml")
+    with pytest.raises(Exception) as err:
+        ph.plan()
+    assert "mlplan.yaml:5" in str(err.value), err.value  # promotion: clf:
+    assert "no deployment of endpoint web serves azureml:clf@latest" in str(err.value)
