@@ -8,7 +8,7 @@ reaches the plan, the state or the terminal. The provider itself still receives 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -175,6 +175,10 @@ class _RedactingType(ResourceType):
     ) -> bytes:
         with self._scrubbed_errors():  # the response is the deployment's predictions: read, not shown
             return self.inner.invoke(self._ctx(ctx), endpoint, deployment, body, content_type)
+
+    def mark(self, ctx: Context, current: Observed, tags: Mapping[str, str | None]) -> None:
+        with self._scrubbed_errors():
+            self.inner.mark(self._ctx(ctx), current, tags)
 
     def fetch(self, ctx: Context, current: Observed) -> Path:
         with self._scrubbed_errors():

@@ -16,7 +16,7 @@ import hashlib
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,10 @@ from mlplan.core.errors import MlplanError, ProviderError
 TAG_PROJECT = "mlplan.project"
 TAG_ADDRESS = "mlplan.address"
 TAG_OPERATION = "mlplan.operation"
-OWNERSHIP_TAGS = (TAG_PROJECT, TAG_ADDRESS, TAG_OPERATION)
+# The champion of a promotion policy: the model version the governed deployments serve (engine/nodes/promotion.py)
+TAG_CHAMPION = "mlplan.champion"
+# Tags mlplan writes itself: never a user's tags, never compared with the spec, kept by updates
+OWNERSHIP_TAGS = (TAG_PROJECT, TAG_ADDRESS, TAG_OPERATION, TAG_CHAMPION)
 
 
 @functools.lru_cache(maxsize=256)
@@ -270,6 +273,11 @@ class ResourceType(ABC):
         the start of the body; no key or token ever appears in a message or a log line. Honours
         ``ctx.cancelled`` before sending."""
         raise ProviderError(f"scoring requests through an endpoint are not supported by this provider ({self.kind})")
+
+    def mark(self, ctx: Context, current: Observed, tags: Mapping[str, str | None]) -> None:
+        """Set (``None``: remove) tags mlplan keeps on a resource outside its spec (``TAG_CHAMPION`` on a model
+        version), leaving everything else as it is."""
+        raise ProviderError(f"marking a resource is not supported by this provider ({self.kind})")
 
     def fetch(self, ctx: Context, current: Observed) -> Path:
         """A local path to the files of this asset version (a file for ``uri_file``, a folder for

@@ -39,7 +39,7 @@ from mlplan.engine.nodes.base import (
 )
 from mlplan.engine.plan import UNKNOWN, Action, ResourceChange
 from mlplan.engine.references import Reference, parse
-from mlplan.providers.base import Cancelled, Context, Desired, Observed, Provider, ResourceType
+from mlplan.providers.base import TAG_CHAMPION, Cancelled, Context, Desired, Observed, Provider, ResourceType
 
 PREFIX = "challenger."  # the promotion's content fields that are its challenger deployment's
 
@@ -217,6 +217,7 @@ class PromotionNode(NodeKind):
             "hashes": evaluation.hashes,
         }
         if decision.promote:
+            crown(a, change.address.name, champion, spec.get("champion"))
             return Outcome(observed=observed, desired=desired, history=history)
         kept = f"{spec['model']} not promoted: {decision.reasons[-1] if decision.reasons else 'kept'}"
         return Outcome(observed=observed, desired=desired, history=history, not_met=kept)
@@ -242,7 +243,24 @@ class PromotionNode(NodeKind):
             "reasons": [request["reason"]],
         }
         observed = Observed(id=f"promotion/{change.address.name}", attributes=attributes, version=version_of(champion))
+        crown(a, change.address.name, champion, (change.after or {}).get("incumbent"))
         return Outcome(observed=observed, desired=desired, history=history)
+
+
+def crown(a: ApplyContext, model: str, champion: str | None, before: str | None) -> None:
+    """The champion marker in the workspace (``mlplan.champion`` on the model version), moved from ``before``."""
+    if before is not None and before != champion:
+        _mark(a, model, before, None)
+    if champion is not None:
+        _mark(a, model, champion, "true")
+
+
+def _mark(a: ApplyContext, model: str, ref: str, value: str | None) -> None:
+    version = version_of(ref)
+    models = a.rt("model")
+    found = models.lookup(a.ctx, model, version) if version is not None else None
+    if found is not None:  # a version removed since: nothing to mark
+        models.mark(a.ctx, found, {TAG_CHAMPION: value})
 
 
 class Evaluation:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +206,15 @@ class AssetType(ResourceType):
     def delete(self, ctx: Context, current: Observed) -> None:
         if current.version is not None:
             remove_tree(self._base(ctx, current.id.split("/")[1]) / current.version)
+
+    def mark(self, ctx: Context, current: Observed, tags: Mapping[str, str | None]) -> None:
+        folder = self._base(ctx, current.id.split("/")[1]) / str(current.version)
+        meta = read_json(folder / META)
+        if meta is None:
+            raise ProviderError(f"{current.id} does not exist")
+        kept = {k: v for k, v in (meta.get("tags") or {}).items() if k not in tags}
+        meta["tags"] = {**kept, **{k: v for k, v in tags.items() if v is not None}}
+        write_json_atomic(folder / META, meta)
 
     def archive(self, ctx: Context, current: Observed) -> None:
         name = current.id.split("/")[1]

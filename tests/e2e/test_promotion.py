@@ -135,3 +135,13 @@ def test_an_apply_killed_during_an_evaluation_converges(project: Path) -> None:
     decisions = [h["decision"] for h in state(project)["promotions"]]
     assert decisions == ["promoted", "promoted"]  # the killed evaluation decided nothing: made once
     assert run_mlplan("-C", str(project), "plan", "--detailed-exitcode").code == 0
+
+
+def test_promote_and_rollback_refuse_what_they_cannot_do(project: Path) -> None:
+    r = run_mlplan("-C", str(project), "promote", "cancer-modle", "--version", "1", "--reason", "x", "--auto-approve")
+    assert r.code == 1 and "no promotion policy" in r.err and "did you mean 'cancer-model'" in r.err, r.text
+    r = run_mlplan("-C", str(project), "promote", "cancer-model", "--version", "7", "--reason", "x", "--auto-approve")
+    assert r.code == 1 and "model cancer-model has no version '7'" in r.err, r.text
+    r = run_mlplan("-C", str(project), "rollback", "cancer-model", "--auto-approve")
+    assert r.code == 1 and "no earlier champion" in r.err and "--to" in r.err, r.text
+    assert not (project / ".mlplan/state/local.json").exists() or state(project)["promotions"] == []

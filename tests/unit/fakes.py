@@ -13,7 +13,7 @@ import json
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,6 +186,14 @@ class FakeType(ResourceType):
 
     def discard(self, ctx: Context, name: str, operation: str) -> None:
         self.provider.record("discard", self.kind, name)
+
+    def mark(self, ctx: Context, current: Observed, tags: Mapping[str, str | None]) -> None:
+        p = self.provider
+        p.record("mark", self.kind, p.name_of(current.id), current.version)
+        with p.lock:
+            stored = p.store[current.id]
+            stored.tags = {**{k: v for k, v in stored.tags.items() if k not in tags}}
+            stored.tags.update({k: v for k, v in tags.items() if v is not None})
 
     # -- scoring (promotion) -------------------------------------------------------------
     def fetch(self, ctx: Context, current: Observed) -> Path:

@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
+from mlplan.core.errors import UsageError
+from mlplan.engine import champions as champion_history
+from mlplan.engine.nodes.base import ChampionRequest
 from mlplan.engine.plan import Action
+from mlplan.engine.planner import PlanOptions
+from mlplan.providers.base import TAG_CHAMPION
 from tests.unit.fakes import PROJECT, Harness, actions, by_address, data, deployment, endpoint, model
 
 N = 40  # evaluation rows: x = 0..39, label y = x % 2
@@ -55,6 +60,11 @@ def new_weights(h: Harness, text: str) -> None:
     h.write({"files/model/weights.txt": text})
 
 
+def champions(h: Harness) -> list[str]:
+    """The versions of model clf the workspace marks as champion."""
+    return [str(s.version) for s in h.provider.live("model", "clf") if s.tags.get(TAG_CHAMPION) == "true"]
+
+
 def served(h: Harness) -> str:
     return str(h.state().resources["online_deployment.web/blue"].attributes["model"])
 
@@ -99,9 +109,12 @@ def test_a_worse_model_is_kept_out_and_a_better_one_promoted(ph: Harness) -> Non
     assert set(actions(ph.plan()).values()) <= {Action.NO_OP, Action.READ}  # evaluated already: not again
     assert not ph.provider.live("online_deployment", "web/blue-challenger")
 
+    assert champions(ph) == ["1"]  # the marker in the workspace
+
     new_weights(ph, "w3\n")
     ph.apply_ok()
     assert served(ph) == "azureml:clf:3"
+    assert champions(ph) == ["3"]
     promoted = ph.state().promotions[-1]
     assert (promoted["decision"], promoted["champion_before"], promoted["champion"]) == (
         "promoted",
@@ -125,3 +138,30 @@ def test_a_policy_whose_endpoint_serves_no_version_of_the_model_is_refused(ph: H
         ph.plan()
     assert "mlplan.yaml:5" in str(err.value), err.value  # promotion: clf:
     assert "no deployment of endpoint web serves azureml:clf@latest" in str(err.value)
+
+
+def test_a_champion_chosen_by_hand_is_served_and_rollback_goes_back(ph: Harness) -> None:
+    ph.provider.predict.update({"1": decent, "2": constant})
+    ph.apply_ok()
+    new_weights(ph, "w2\n")
+    assert "promotion.clf" in ph.apply().not_met  # v2 is kept out
+    manual = PlanOptions(champions=(ChampionRequest("clf", "2", "manual", "offline review"),))
+    plan = ph.plan(manual)
+    changes = by_address(plan)
+    assert changes["promotion.clf"].action is Action.PROMOTE
+    assert (
+        "manual requested: champion azureml:clf:1 -> azureml:clf:2 (offline review)" in changes["promotion.clf"].reason
+    )
+    assert (changes["online_deployment.web/blue"].action, changes["online_deployment.web/blue"].condition) == (
+        Action.UPDATE,
+        "",
+    )
+    ph.apply_ok(plan)
+    assert (served(ph), champions(ph)) == ("azureml:clf:2", ["2"])
+    assert set(actions(ph.plan()).values()) <= {Action.NO_OP, Action.READ}  # v2 is not evaluated again
+    assert champion_history.previous(ph.state(), "clf") == "1"
+    ph.apply_ok(ph.plan(PlanOptions(champions=(ChampionRequest("clf", "1", "rollback", "drill"),))))
+    assert (served(ph), champions(ph)) == ("azureml:clf:1", ["1"])
+    assert [d["decision"] for d in ph.state().promotions] == ["promoted", "kept", "manual", "rollback"]
+    with pytest.raises(UsageError, match="no earlier champion"):  # a rollback is not undone by another
+        champion_history.previous(ph.state(), "clf")
