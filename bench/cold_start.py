@@ -23,11 +23,6 @@ from bench import common
 TARGET = 2.0
 
 
-def console_script() -> Path:
-    found = Path(sys.executable).parent / "mlplan"
-    return found if found.exists() else common.REPO / ".venv" / "bin" / "mlplan"
-
-
 def interpreter_of(script: Path) -> str:
     first = script.read_text(encoding="utf-8", errors="replace").splitlines()[0]
     return first[2:].strip().split()[0] if first.startswith("#!") else sys.executable
@@ -59,7 +54,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=10, help="rounds; the best is kept (default 10)")
     args = parser.parse_args()
 
-    script = console_script()
+    script = common.console_script()
     python = interpreter_of(script)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLPLAN_", "PYTHON"))}
     cwd = tempfile.mkdtemp(prefix="mlplan-bench-cold-")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,13 @@ if TYPE_CHECKING:
     from mlplan.providers.base import Provider
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def console_script() -> Path:
+    """The installed ``mlplan`` command beside this interpreter (else the repository's .venv)."""
+    found = Path(sys.executable).parent / "mlplan"
+    return found if found.exists() else REPO / ".venv" / "bin" / "mlplan"
+
 
 # -- timing ---------------------------------------------------------------------------------------
 
@@ -48,8 +56,9 @@ def best_of_each(fns: Mapping[str, Callable[[], Any]], repeat: int = 3) -> dict[
     return {name: Timing(r) for name, r in runs.items()}
 
 
-def ratio_line(ratio: float, target: float, label: str = "ratio") -> str:
-    return f"{label}: {ratio:.2f} (target <= {target:g})"
+def ratio_line(ratio: float, target: float, label: str = "ratio", at_least: bool = False) -> str:
+    """``ratio: X.XX (target <= Y)``; ``at_least`` for a ratio where more is better (a throughput share)."""
+    return f"{label}: {ratio:.2f} (target {'>=' if at_least else '<='} {target:g})"
 
 
 def report(label: str, value: str) -> None:

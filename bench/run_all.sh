@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the five benchmarks one after another (never in parallel: they measure wall time) and summarise
+# Run the benchmarks one after another (never in parallel: they measure wall time) and summarise
 # the last line of each.
 # Usage: bash bench/run_all.sh [--quick]     (--quick: small sizes, for checking that they run)
 set -uo pipefail
@@ -8,9 +8,9 @@ PY=${PYTHON:-.venv/bin/python}
 
 if [ "${1:-}" = "--quick" ]; then
   runs=("plan_10k 1000 --repeat 2" "refresh_1k 200 --repeat 2" "apply_1k 300 --repeat 2" "cold_start --repeat 5"
-        "promotion_stats 1000000 --repeat 3")
+        "promotion_stats 1000000 --repeat 3" "evaluate_endpoint --rows 1000 --repeat 2 --sweep=")
 else
-  runs=("plan_10k" "refresh_1k" "apply_1k" "cold_start" "promotion_stats")
+  runs=("plan_10k" "refresh_1k" "apply_1k" "cold_start" "promotion_stats" "evaluate_endpoint")
 fi
 
 log=$(mktemp)

@@ -4,7 +4,7 @@ The engine knows no provider here: ``score`` takes an ``invoke(deployment, body,
 callable (a provider's ``ResourceType.invoke`` with its context and endpoint bound), and ``read_table``
 a local path (a data asset type's ``fetch``).
 
-Request formats (the ``request_format`` of a promotion policy):
+Request formats (a promotion policy's ``scoring:`` key):
 
 - ``default``: ``{"data": rows}`` in, as a score.py like the quickstart's reads it;
 - ``mlflow``: ``{"input_data": {"columns": [...], "data": rows}}`` in, as Azure ML's MLflow deployments read it;

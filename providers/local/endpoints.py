@@ -167,10 +167,10 @@ class OnlineEndpointType(ResourceType):
                 f" ({type(exc).__name__}: {exc}); `mlplan apply` restarts an endpoint whose server stopped"
             ) from None
         if not 200 <= status < 300:
-            start = data[:200].decode("utf-8", errors="replace")
+            start = data[: 200 + len(key)].decode("utf-8", errors="replace")  # a key cut in two is a key too
             if key:
                 start = start.replace(key, "(sensitive)")
-            raise ProviderError(f"{what}: the scoring request failed with HTTP {status}: {start}")
+            raise ProviderError(f"{what}: the scoring request failed with HTTP {status}: {start[:200]}")
         return data
 
     def close(self) -> None:
