@@ -195,8 +195,13 @@ class PromotionNode(NodeKind):
         decision = stats.decide(table, policy)
         champion = spec["model"] if decision.promote else spec.get("champion")
         verdict = "promoted" if decision.promote else "kept"
+        evaluation.log(
+            f"{table.n} rows: both right {table.both_right}, champion only {table.b}, challenger only {table.c},"
+            f" both wrong {table.both_wrong}"
+        )
         for line in decision.reasons:
             evaluation.log(line)
+        evaluation.log("promoted" if decision.promote else "kept: the champion keeps serving")
         attributes = {
             **a.rt(change.address.kind).desired_attributes(desired),
             "champion": champion,

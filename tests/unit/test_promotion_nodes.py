@@ -3,12 +3,14 @@ promote or keep, the history state keeps, and the next plan a no-op."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from mlplan.core.errors import UsageError
 from mlplan.engine import champions as champion_history
+from mlplan.engine import render
 from mlplan.engine.nodes.base import ChampionRequest
 from mlplan.engine.plan import Action
 from mlplan.engine.planner import PlanOptions
@@ -165,3 +167,32 @@ def test_a_champion_chosen_by_hand_is_served_and_rollback_goes_back(ph: Harness)
     assert [d["decision"] for d in ph.state().promotions] == ["promoted", "kept", "manual", "rollback"]
     with pytest.raises(UsageError, match="no earlier champion"):  # a rollback is not undone by another
         champion_history.previous(ph.state(), "clf")
+
+
+def test_the_plan_shows_the_chain_in_every_format(ph: Harness) -> None:
+    ph.provider.predict["1"] = decent
+    shown = ph.plan().to_json()
+    markdown = render.markdown(shown)
+    assert "| `*e` | `promotion.clf` | evaluate |" in markdown
+    assert "| `online_deployment.web/blue` | create (if promotion.clf promotes) |" in markdown
+    text = render.text(shown)
+    assert (
+        "*e promotion.clf  (evaluate)" in text
+        and "online_deployment.web/blue  (create, if promotion.clf promotes)" in text
+    )
+    [promotion] = [c for c in json.loads(render.as_json(shown))["changes"] if c["address"] == "promotion.clf"]
+    assert promotion["desired"]["spec"]["challenger"]["name"] == "blue-challenger"
+    assert promotion["desired"]["spec"]["policy"]["method"] == "midp"  # defaults included: apply uses these
+
+
+def test_an_answer_that_cannot_be_read_fails_the_evaluation_and_the_champion_keeps_serving(ph: Harness) -> None:
+    ph.provider.predict.update({"1": decent, "2": lambda rows: {"oops": "not predictions"}})
+    ph.apply_ok()
+    new_weights(ph, "w2\n")
+    result = ph.apply()
+    error = result.failed["promotion.clf"]
+    assert "blue-challenger" in error and "oops" in error, error
+    assert served(ph) == "azureml:clf:1"
+    assert not ph.provider.live("online_deployment", "web/blue-challenger")
+    assert [d["decision"] for d in ph.state().promotions] == ["promoted"]  # nothing decided
+    assert actions(ph.plan())["promotion.clf"] is Action.EVALUATE  # planned again, with the reason
