@@ -117,6 +117,7 @@ class PlanContext:
     replace: tuple[Address, ...] = ()
     champions: Mapping[str, ChampionRequest] = field(default_factory=dict)
     changes: dict[Address, ResourceChange] = field(default_factory=dict)
+    waiting: dict[Address, str] = field(default_factory=dict)  # changes that wait for what will not exist yet
     errors: list[Diagnostic] = field(default_factory=list)
     result_of: Callable[[Address], Result | None] = lambda _a: None  # set by the planner
     _legacy: dict[Address, str] | None = None
@@ -207,6 +208,10 @@ class PlanContext:
     def change(self, built: Built, action: Action, reason: str, **kw: Any) -> ResourceChange:
         """A change of a configured resource, with what every change carries."""
         res = built.res
+        waits = self._waits_for(built) if action.changes and action not in REMOVALS else None
+        if waits is not None:  # it cannot be made in this apply: nothing it needs will exist
+            self.waiting[res.address] = waits
+            return ResourceChange(res.address, Action.NO_OP, f"waits for {waits}", before=kw.get("before"))
         rs = self.entry(res.address)
         failed = self.state.failures.get(str(res.address))
         if failed is not None and action.changes:  # planned again after a failure: say so first
@@ -236,6 +241,18 @@ class PlanContext:
             on_remove=res.lifecycle.on_remove,
             **kw,
         )
+
+    def _waits_for(self, built: Built) -> str | None:
+        """What a change would wait for in vain: a dependency that waits itself, or one that stays as it is and
+        has no result to bind (a promotion whose first version was not promoted: no champion to serve)."""
+        for dep in self.graph.dependencies(built.res.address):
+            if dep in self.waiting:
+                return f"{dep} ({self.waiting[dep]})"
+        for binding in built.resolution.bindings:
+            source = self.changes.get(binding.source)
+            if source is not None and source.action is Action.NO_OP and self.result_of(binding.source) is None:
+                return f"{binding.source}: {source.reason}"
+        return None
 
     def _may_not_meet(self, address: Address) -> bool:
         """Whether the planned change of ``address`` may end with its condition not met (an evaluation)."""

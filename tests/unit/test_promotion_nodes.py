@@ -196,3 +196,19 @@ def test_an_answer_that_cannot_be_read_fails_the_evaluation_and_the_champion_kee
     assert not ph.provider.live("online_deployment", "web/blue-challenger")
     assert [d["decision"] for d in ph.state().promotions] == ["promoted"]  # nothing decided
     assert actions(ph.plan())["promotion.clf"] is Action.EVALUATE  # planned again, with the reason
+
+
+def test_while_no_version_is_promoted_the_deployments_wait_and_nothing_is_created(ph: Harness) -> None:
+    ph.provider.predict.update({"1": constant, "2": decent})
+    result = ph.apply()
+    assert result.ok and "promotion.clf" in result.not_met  # 0.5 < min_accuracy 0.6
+    changes = by_address(ph.plan())
+    assert changes["online_deployment.web/blue"].action is Action.NO_OP
+    assert changes["online_deployment.web/blue"].reason.startswith("waits for promotion.clf: ")
+    assert changes["traffic.web"].action is Action.NO_OP and "waits for online_deployment.web/blue" in (
+        changes["traffic.web"].reason
+    )
+    assert ph.apply().ok and not ph.provider.live("online_deployment", "web/blue")
+    new_weights(ph, "w2\n")  # a version good enough: promoted, and served
+    ph.apply_ok()
+    assert served(ph) == "azureml:clf:2"
