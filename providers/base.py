@@ -150,6 +150,9 @@ class Context:
     cancelled: threading.Event = field(default_factory=threading.Event)
     # journal a long-running operation's token (JSON-able) on the current operation
     checkpoint: Callable[[dict[str, Any]], None] = _no_checkpoint
+    # how to reach the workspace besides its coordinates: the environment's provider-specific settings from
+    # mlplan.yaml (the azure provider's ``cloud`` and ``credential``); never a secret
+    connection: dict[str, Any] = field(default_factory=dict)
 
     def check_cancelled(self, what: str) -> None:
         if self.cancelled.is_set():
