@@ -49,6 +49,13 @@ def token_hash(value: str) -> str:
     return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
 
+def run_name(name: str, operation: str) -> str:
+    """The name of one run of the job ``name``: Azure ML job names are unique in a workspace and a job never runs
+    twice, so each run (each operation) gets its own; the same in every provider, so that a crash is reconciled by
+    name."""
+    return f"{name}-{operation[:8]}"
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """A provider's objection to a desired spec; the engine adds file, line and address. A ``warning``
