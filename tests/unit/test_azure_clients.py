@@ -502,7 +502,7 @@ def test_no_azure_sdk_is_imported_until_the_provider_calls_azure() -> None:
     them inside the functions that call Azure."""
     code = (
         "import sys, mlplan.providers.azure, mlplan.providers.azure.cloud, mlplan.providers.azure.credentials,"
-        " mlplan.providers.azure.clients, mlplan.providers.azure.settings;"
+        " mlplan.providers.azure.clients, mlplan.providers.azure.settings, mlplan.providers.azure.kinds;"
         " print(sorted(m for m in sys.modules if m.split('.')[0] == 'azure'))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

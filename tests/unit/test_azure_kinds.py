@@ -748,3 +748,22 @@ def test_references_compare_in_one_form() -> None:
     assert asset_ref("(known after apply)") == "(known after apply)"
     assert compute_ref(f"{ARM}/computes/cpu") == compute_ref("azureml:cpu") == "cpu"
     assert data_uri(long_form("azureml://datastores/ds/paths/a/b.csv")) == "azureml://datastores/ds/paths/a/b.csv"
+
+
+def test_a_users_tag_under_mlplans_prefix_is_refused_with_its_path(files: Path) -> None:
+    from mlplan.providers.azure import AzureProvider
+
+    rt = AzureProvider().resource_type("model")
+    assert rt is not None
+    spec = {
+        **ASSETS["a model from a folder"][1],
+        "tags": {"mlplan.owner": "me", "team": "ml"},
+        "properties": {"mlplan.x": "1"},
+    }
+    problems = rt.validate(desired("model", "clf", spec, files))
+    assert [(p.path, p.message.split(":")[0]) for p in problems] == [
+        (("tags", "mlplan.owner"), "tags"),
+        (("properties", "mlplan.x"), "properties"),
+    ]
+    assert all("mlplan keeps for its own marks" in p.message and p.hint for p in problems)
+    assert rt.validate(desired("model", "clf", ASSETS["a model from a folder"][1], files)) == []

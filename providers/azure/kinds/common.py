@@ -33,7 +33,7 @@ from typing import Any
 
 from mlplan.core.errors import ProviderError
 from mlplan.providers.azure.settings import Workspace
-from mlplan.providers.base import Desired
+from mlplan.providers.base import Desired, Problem
 
 MLPLAN = "mlplan."
 SERVICE = "azureml."
@@ -49,6 +49,24 @@ def user_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
 
 
 user_properties = user_tags
+
+
+def reserved_problems(spec: Mapping[str, Any]) -> list[Problem]:
+    """A user's tag or property under mlplan's prefix would be taken for one of mlplan's marks (and rewritten)."""
+    problems = []
+    for field in ("tags", "properties"):
+        values = spec.get(field)
+        for key in values if isinstance(values, Mapping) else ():
+            if str(key).startswith(MLPLAN):
+                problems.append(
+                    Problem(
+                        (field, str(key)),
+                        f"{field}: {key!r} is under {MLPLAN}, which mlplan keeps for its own marks (ownership,"
+                        " content digests) on what it creates",
+                        f"rename the {field[:-1] if field == 'tags' else 'property'} (any prefix but {MLPLAN})",
+                    )
+                )
+    return problems
 
 
 def content_marks(desired: Desired, fields: Iterable[str] | None = None) -> dict[str, str]:
