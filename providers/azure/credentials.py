@@ -116,8 +116,9 @@ def _workload_identity(cloud: Cloud, env: Mapping[str, str], verify: bool | str)
 def _azure_cli(cloud: Cloud, env: Mapping[str, str], verify: bool | str) -> Any:
     from azure.identity import AzureCliCredential
 
-    # the signed-in account of `az login`; its cloud is `az cloud set`'s, not mlplan's
-    return AzureCliCredential(tenant_id=env.get("AZURE_TENANT_ID", ""))
+    # the signed-in account of `az login` (`az login --tenant` picks the tenant; AZURE_TENANT_ID is not read: it is
+    # often left over from a service principal); its cloud is `az cloud set`'s, not mlplan's
+    return AzureCliCredential()
 
 
 _MAKERS: dict[str, Callable[[Cloud, Mapping[str, str], bool | str], Any]] = {

@@ -198,6 +198,7 @@ def test_each_credential_kind_is_its_azure_identity_credential(
         {"authority": "https://127.0.0.1:9443", "disable_instance_discovery": True, "connection_verify": "/ca.pem"},
     )
     assert by["ManagedIdentityCredential"] == ((), {"client_id": "uami"})
+    assert by["AzureCliCredential"] == ((), {})
     assert by["WorkloadIdentityCredential"][1] == {
         "tenant_id": "tenant",
         "client_id": "client",
