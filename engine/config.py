@@ -49,8 +49,10 @@ class EnvironmentConfig:
     approval: dict[str, Any]
     ttl: dict[str, timedelta]
     parallelism: int
-    # mlplan.yaml lines of the environment's settings, for messages: "provider", "backend"
+    # mlplan.yaml lines of the environment's settings, for messages: "provider", "backend", "cloud", "credential"
     lines: dict[str, int | None] = field(default_factory=dict)
+    # how the provider reaches the workspace besides its coordinates (the azure provider's cloud and credential)
+    connection: dict[str, Any] = field(default_factory=dict)
 
     def where(self, setting: str) -> str:
         line = self.lines.get(setting)
@@ -153,6 +155,7 @@ def load(
         raise ValidationFailed(out)
 
     env = project.environment(body, env_name)
+    project.check_environment(body, env, out)
     settings = body.get("settings") or {}
     resources = discovery.load_resources(root, body, interp, out)
     derived.derive(resources, out)

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mlplan.core.errors import Diagnostic, ValidationFailed
 from mlplan.core.suggest import closest, did_you_mean, did_you_mean_address
@@ -18,6 +20,11 @@ from mlplan.engine.yamlio import LineDict, YamlError, line_of, load_file, plain
 
 DEFAULT_ENV = "local"
 DEFAULT_LOCAL_ENV: dict[str, Any] = {"provider": "local"}
+# an azure environment that names no cloud or credential (engine/schema/mlplan.schema.json says so too)
+DEFAULT_CLOUD = "AzureCloud"
+DEFAULT_CREDENTIAL = "default"
+# settings of an environment that only the azure provider reads
+AZURE_ONLY = ("cloud", "credential")
 
 
 def read(root: Path) -> LineDict:
@@ -99,13 +106,19 @@ def schema_check(body: LineDict, out: list[Diagnostic]) -> None:
             allowed = _allowed(err)
             takes = f"{'.'.join(path) or 'the top level'} takes: {', '.join(sorted(allowed))}"
             for key in _unexpected(err):
+                if path[:1] == ("environments",) and SECRET_KEY.search(key):
+                    found.append(((*path, key), SECRET_MESSAGE, SECRET_HINT))
+                    continue
                 found.append(((*path, key), "unknown key" + did_you_mean(key, allowed), f"{takes} ({SCHEMA_HINT})"))
         elif err.validator == "required" and (tuple(err.absolute_path), _missing(err)) in misspelt:
             continue
         elif err.validator == "enum":
             values = [str(v) for v in err.validator_value]
             guess = did_you_mean(err.instance, values) if isinstance(err.instance, str) else ""
-            found.append((path, f"{err.instance!r} is not one of {', '.join(values)}{guess}", hint))
+            found.append((path, f"{_shown(err.instance)} is not one of {', '.join(values)}{guess}", hint))
+        elif err.validator == "type":
+            expected = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+            found.append((path, f"{_shown(err.instance)} is not of type {' or '.join(map(str, expected))}", hint))
         elif err.validator == "pattern":
             found.append((path, f"{err.instance!r} is not of the form this setting takes", hint))
         else:
@@ -113,6 +126,28 @@ def schema_check(body: LineDict, out: list[Diagnostic]) -> None:
     for path, message, hint in sorted(found, key=lambda f: f[0]):
         where = ".".join(path) or "(top level)"
         out.append(Diagnostic(f"{where}: {message}", file=PROJECT_FILE, line=line_for_path(body, path), hint=hint))
+
+
+# A key of an environment that would hold a secret: mlplan.yaml is in git, so it never takes one.
+SECRET_KEY = re.compile(
+    r"secret|passw|token|certificate|connection_?string|sas|(^|_)key$|(^|_)keys?_|private|api_?key", re.IGNORECASE
+)
+SECRET_MESSAGE = "mlplan.yaml never holds a secret (it is committed): this key is not read"
+SECRET_HINT = (
+    "remove it; sign in through the environment instead: `credential: environment` reads AZURE_CLIENT_ID,"
+    " AZURE_TENANT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH), `credential: azure_cli` uses"
+    ' `az login` (README.md, "Azure")'
+)
+
+
+def _shown(value: Any) -> str:
+    """A value in a message: a scalar as written; a mapping or a list by its shape only (it may hold a secret
+    written where a name was expected, and a whole mapping reads badly anyway)."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
 
 
 def _meant(err: Any) -> list[Any]:
@@ -177,9 +212,18 @@ def environment(body: LineDict, env_name: str) -> EnvironmentConfig:
     ttl = {kind: parse_duration(v) for kind, v in (lifecycle.get("ttl") or {}).items()}
     state = dict(block.get("state") or {"backend": "local"})
     state.setdefault("backend", "local")
+    provider = str(block.get("provider", "local"))
+    connection = (
+        {
+            "cloud": plain(block.get("cloud", DEFAULT_CLOUD)),
+            "credential": str(block.get("credential", DEFAULT_CREDENTIAL)),
+        }
+        if provider == "azure"
+        else {}
+    )
     return EnvironmentConfig(
         name=env_name,
-        provider=str(block.get("provider", "local")),
+        provider=provider,
         workspace=dict(block.get("workspace") or {}),
         state=state,
         variables=dict(block.get("variables") or {}),
@@ -189,8 +233,64 @@ def environment(body: LineDict, env_name: str) -> EnvironmentConfig:
         lines={
             "provider": line_for_path(body, ("environments", env_name, "provider")),
             "backend": line_for_path(body, ("environments", env_name, "state", "backend")),
+            **{key: line_for_path(body, ("environments", env_name, key)) for key in ("cloud", "credential")},
         },
+        connection=connection,
     )
+
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+def check_environment(body: LineDict, env: EnvironmentConfig, out: list[Diagnostic]) -> None:
+    """What the schema cannot tell of the selected environment (the others may hold ``${...}`` not yet
+    interpolated): azure-only settings on another provider, a subscription ID that is no GUID, a custom cloud's
+    endpoints that are no https URLs."""
+    envs = body.get("environments") or {}
+    block = envs.get(env.name) if isinstance(envs, Mapping) else None
+    if not isinstance(block, Mapping):
+        return
+    base = ("environments", env.name)
+
+    def problem(path: tuple[str, ...], message: str, hint: str) -> None:
+        where = ".".join((*base, *path))
+        out.append(
+            Diagnostic(f"{where}: {message}", file=PROJECT_FILE, line=line_for_path(body, (*base, *path)), hint=hint)
+        )
+
+    if env.provider != "azure":
+        for key in AZURE_ONLY:
+            if key in block:
+                problem(
+                    (key,),
+                    f"only an azure environment takes {key} (this one's provider is {env.provider})",
+                    f"remove {key}:, or set provider: azure",
+                )
+        return
+    workspace = block.get("workspace")
+    subscription = workspace.get("subscription_id") if isinstance(workspace, Mapping) else None
+    if isinstance(subscription, str) and not _GUID.match(subscription):
+        problem(
+            ("workspace", "subscription_id"),
+            f"{subscription!r} is not a subscription ID (a GUID such as 00000000-0000-0000-0000-000000000000)",
+            "`az account show --query id -o tsv` prints the ID of the subscription you are signed in to",
+        )
+    cloud = block.get("cloud")
+    if isinstance(cloud, Mapping):
+        for key in ("resource_manager", "active_directory"):
+            url = cloud.get(key)
+            if isinstance(url, str) and not _https_url(url):
+                problem(
+                    ("cloud", key),
+                    f"{url!r} is not an https URL",
+                    "write the endpoint as Azure publishes it, e.g. https://management.azure.com/ (azure-core never"
+                    " sends a bearer token over plain http)",
+                )
+
+
+def _https_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "https" and bool(parts.hostname)
 
 
 def apply_settings(

@@ -101,7 +101,8 @@ def open_session(
     # and again (a fifth of a large plan's time otherwise).
     gc.freeze()
     gc.set_threshold(100_000, 50, 50)  # and collect rarely: a command lives seconds, not days
-    ctx = Context(config.project, config.environment.name, config.root, config.environment.workspace, log)
+    target = config.environment
+    ctx = Context(config.project, target.name, config.root, target.workspace, log, connection=target.connection)
     return Session(config, graph, open_backend(config), provider, ctx, lock_timeout, redactor, warnings=warnings)
 
 

@@ -49,6 +49,13 @@ def token_hash(value: str) -> str:
     return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
 
+def run_name(name: str, operation: str) -> str:
+    """The name of one run of the job ``name``: Azure ML job names are unique in a workspace and a job never runs
+    twice, so each run (each operation) gets its own; the same in every provider, so that a crash is reconciled by
+    name."""
+    return f"{name}-{operation[:8]}"
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """A provider's objection to a desired spec; the engine adds file, line and address. A ``warning``
@@ -150,6 +157,9 @@ class Context:
     cancelled: threading.Event = field(default_factory=threading.Event)
     # journal a long-running operation's token (JSON-able) on the current operation
     checkpoint: Callable[[dict[str, Any]], None] = _no_checkpoint
+    # how to reach the workspace besides its coordinates: the environment's provider-specific settings from
+    # mlplan.yaml (the azure provider's ``cloud`` and ``credential``); never a secret
+    connection: dict[str, Any] = field(default_factory=dict)
 
     def check_cancelled(self, what: str) -> None:
         if self.cancelled.is_set():

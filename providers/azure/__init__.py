@@ -3,7 +3,9 @@
 Every Azure SDK import happens inside this package, lazily, so that ``mlplan --help`` and the
 local provider never pay for them. So far it validates: an azure environment's files are checked
 offline (the project's own checks and azure-ai-ml's loaders), and plan and apply are refused until the
-provider is built.
+provider is built. What it is built on: ``settings`` (the workspace, cloud and credential of the environment),
+``cloud``, ``credentials``, ``clients`` (MLClient and the ARM deployments client, retries bounded, errors naming
+the call) and ``kinds`` (per kind: the entity to create, ``desired_attributes``, ``observed``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import Any
 
 from mlplan.core.errors import ProviderError
 from mlplan.core.kinds import KINDS
-from mlplan.providers.base import Context, Desired, Observed, Provider, ResourceType
+from mlplan.providers.azure.kinds.common import reserved_problems
+from mlplan.providers.base import Context, Desired, Observed, Problem, Provider, ResourceType
 
 NOT_YET = "the azure provider can validate files but not reach Azure yet"
 
@@ -26,6 +29,9 @@ class _ValidatingType(ResourceType):
 
     def desired_attributes(self, desired: Desired) -> dict[str, Any]:
         return {}
+
+    def validate(self, desired: Desired) -> list[Problem]:
+        return reserved_problems(desired.spec)
 
     def _refuse(self) -> ProviderError:
         return ProviderError(NOT_YET, provider="azure")

@@ -40,6 +40,7 @@ from mlplan.providers.base import (
     Observed,
     Problem,
     ResourceType,
+    run_name,
 )
 from mlplan.providers.local.assets import NOT_LOCAL, conda_problems, user_tags
 from mlplan.providers.local.logs import failure_cause, last_lines
@@ -79,11 +80,6 @@ SUPPORTED_FIELDS = frozenset(
 
 def _local_reference(path: str) -> bool:
     return bool(ASSET.match(path) or JOB_OUTPUT.match(path) or LATEST.match(path))
-
-
-def run_name(name: str, operation: str) -> str:
-    """Azure ML job names are unique and never re-run: each run gets its own."""
-    return f"{name}-{operation[:8]}"
 
 
 class JobType(ResourceType):

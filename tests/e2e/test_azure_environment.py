@@ -37,3 +37,22 @@ def test_an_azure_environment_validates_offline_and_refuses_to_plan_with_file_an
     assert r.code == 1
     assert f"mlplan.yaml:{backend_line}: state backend 'azureblob' is not available in this version" in r.err
     assert not (project / ".mlplan").exists(), "nothing written"
+
+
+def test_a_misspelt_credential_and_a_secret_in_mlplan_yaml_are_refused_with_their_lines(project: Path) -> None:
+    config = project / "mlplan.yaml"
+    secret = "pa55-w0rd-not-for-git"
+    config.write_text(config.read_text() + PRD + f"    credential: enviroment\n    client_secret: {secret}\n")
+    lines = config.read_text().splitlines()
+    credential_line = lines.index("    credential: enviroment") + 1
+    r = run_mlplan("-C", str(project), "-e", "prd", "validate")
+    assert r.code == 1, r.text
+    assert (
+        f"mlplan.yaml:{credential_line}: environments.prd.credential: 'enviroment' is not one of default,"
+        " environment, managed_identity, workload_identity, azure_cli; did you mean 'environment'?"
+    ) in r.err
+    assert (
+        f"mlplan.yaml:{credential_line + 1}: environments.prd.client_secret: mlplan.yaml never holds a secret" in r.err
+    )
+    assert secret not in r.text
+    assert not (project / ".mlplan").exists(), "nothing written"
