@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -228,21 +230,27 @@ class AssetType(ResourceType):
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+@functools.lru_cache(maxsize=256)
+def _missing_for_file(path: str, mtime_ns: int, size: int) -> list[str]:
+    """What a conda file lists that this interpreter lacks; once per file version (environments share them)."""
+    # libyaml's loader: the pure-Python one costs ~1 ms a file
+    loaded = yaml.load(Path(path).read_text(encoding="utf-8", errors="replace"), Loader=_LOADER)
+    return unmet(wanted(loaded)) if isinstance(loaded, dict) else []
+
+
 def conda_problems(spec: dict[str, Any], base_dir: Path, where: tuple[str, ...]) -> list[Problem]:
     """A warning naming the packages an environment's conda file lists that the interpreter running local
     jobs and deployments lacks (``where``: the environment's path in the spec, for an inline one)."""
     conda = spec.get("conda_file")
     if isinstance(conda, str) and not is_remote(conda):
         path = base_dir / conda
-        if not path.is_file():
+        try:
+            st = path.stat()
+        except OSError:
             return []  # the loader reports a missing file
-        # libyaml's loader: plan reads every environment's conda file, and the pure-Python one costs ~1 ms each
-        loaded = yaml.load(path.read_text(encoding="utf-8", errors="replace"), Loader=_LOADER)
-    else:
-        loaded = conda  # an inline conda specification
-    if not isinstance(loaded, dict):
-        return []
-    missing = unmet(wanted(loaded))
+        missing = _missing_for_file(os.path.normpath(path), st.st_mtime_ns, st.st_size)
+    else:  # an inline conda specification
+        missing = unmet(wanted(conda)) if isinstance(conda, dict) else []
     if not missing:
         return []
     return [
