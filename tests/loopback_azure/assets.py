@@ -25,7 +25,13 @@ from .wire import NAME, WS, ApiError, Request, Response, Router, bad_request, no
 
 MUTABLE = frozenset({"description", "tags", "isArchived", "stage"})
 READ_ONLY = frozenset({"provisioningState", "environmentType"})
-ASSET_BASE: dict[str, Any] = {"description": None, "tags": {}, "properties": {}, "isAnonymous": False, "isArchived": False}
+ASSET_BASE: dict[str, Any] = {
+    "description": None,
+    "tags": {},
+    "properties": {},
+    "isAnonymous": False,
+    "isArchived": False,
+}
 
 
 @dataclass(frozen=True)

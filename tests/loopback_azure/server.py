@@ -120,6 +120,9 @@ class _Server(ThreadingHTTPServer):
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         # The TLS handshake runs here, in the connection's own thread: a slow client never stalls accept().
+        # Headers and body go out in separate writes: without TCP_NODELAY, Nagle + delayed ACKs add 40 ms each.
+        with contextlib.suppress(OSError):
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             tls = self.owner._tls.wrap_socket(request, server_side=True)
         except (OSError, ValueError):

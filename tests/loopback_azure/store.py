@@ -85,6 +85,7 @@ class Store:
             "operations": self.operations,
             "facts": self.facts,
         }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
         os.replace(tmp, self.path)
