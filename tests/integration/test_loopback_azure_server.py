@@ -31,10 +31,20 @@ class Rest:
         self.token = az.credential().get_token("scope").token
 
     def __call__(
-        self, method: str, path: str, body: Any = None, *, api: str | None = API, auth: bool = True, **query: str
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        api: str | None = API,
+        auth: bool = True,
+        query: dict[str, str] | None = None,
+        **more: str,
     ) -> requests.Response:
         url = path if path.startswith("https://") else self.az.url + path.lstrip("/")
-        params = ({"api-version": api} if api else {}) | query if not path.startswith("https://") else None
+        params = ({"api-version": api} if api else {}) | (query or {}) | more
+        if path.startswith("https://"):
+            params = {}  # a nextLink or an operation URL carries its own query
         headers = {"Authorization": f"Bearer {self.token}"} if auth else {}
         return self.session.request(
             method, url, params=params, json=body, headers=headers, verify=str(self.az.ca_path), timeout=10
@@ -167,7 +177,7 @@ def test_lists_page_with_next_link(rest: Rest) -> None:
     assert names == ["1", "2", "3", "4", "5"]
     first = rest("GET", rest.ws("/environments/sk/versions/1")).json()["properties"]
     assert (first["osType"], first["autoRebuild"], first["environmentType"]) == ("Linux", "Disabled", "UserCreated")
-    newest = rest("GET", rest.ws("/environments/sk/versions"), **{"$orderBy": "createdtime desc", "$top": "1"})
+    newest = rest("GET", rest.ws("/environments/sk/versions"), query={"$orderBy": "createdtime desc", "$top": "1"})
     assert [v["name"] for v in newest.json()["value"]] == ["5"]
 
 
@@ -199,7 +209,7 @@ def test_online_endpoints_keep_azures_traffic_rules_and_score(rest: Rest) -> Non
     r = rest("PUT", rest.ws("/onlineEndpoints/ep/deployments/green"), missing_model)
     assert r.status_code == 400 and "models/nope" in error(r)["message"]
 
-    endpoint = {"location": "westeurope", "properties": {"authMode": "Key", "traffic": {"green": 100}}}
+    endpoint: dict[str, Any] = {"location": "westeurope", "properties": {"authMode": "Key", "traffic": {"green": 100}}}
     r = rest("PUT", rest.ws("/onlineEndpoints/ep"), endpoint)
     assert r.status_code == 400 and "green" in error(r)["message"]
     endpoint["properties"]["traffic"] = {"blue": 60}
@@ -381,11 +391,15 @@ def test_injected_faults(rest: Rest) -> None:
     az.inject(503, times=2, path_contains="/datastores")
     statuses = [rest("GET", rest.ws("/datastores/workspaceblobstore")).status_code for _ in range(3)]
     assert statuses == [503, 503, 200]
-    r429 = az.inject(429, retry_after=0.5, times=None, method="GET")
+    r429 = az.inject(429, retry_after=2, times=None, method="GET")
     throttled = rest("GET", rest.ws())
     assert throttled.status_code == 429 and error(throttled)["code"] == "TooManyRequests"
-    assert throttled.headers["Retry-After"] == "1" and throttled.headers["retry-after-ms"] == "500"
+    assert throttled.headers["Retry-After"] == "2" and throttled.headers["retry-after-ms"] == "2000"
     assert rest("GET", rest.ws()).status_code == 429 and r429.times is None
+    az.clear_faults()
+    az.inject(429, retry_after=0.5)
+    quick = rest("GET", rest.ws())
+    assert "Retry-After" not in quick.headers and quick.headers["retry-after-ms"] == "500"
     az.clear_faults()
     assert rest("GET", rest.ws()).status_code == 200
 

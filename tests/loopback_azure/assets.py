@@ -193,6 +193,8 @@ def get_version(az: Azure, req: Request, m: Any) -> Response:
 def version_body(az: Azure, kind: AssetKind, rid: str, name: str, props: dict[str, Any]) -> dict[str, Any]:
     """A new version as Azure stores it: defaults filled, read-only fields set."""
     full = {**ASSET_BASE, **kind.defaults, **props}
+    # ResourceBase.properties is a map of strings: what a client sends as a number comes back as text
+    full["properties"] = {k: v if v is None else str(v) for k, v in (full.get("properties") or {}).items()}
     if "environmentType" in kind.defaults:
         full["environmentType"] = kind.defaults["environmentType"]  # read-only: what a client sends is ignored
     if kind.provisioning:

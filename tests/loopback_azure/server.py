@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import math
 import secrets
 import shutil
 import socket
@@ -342,8 +341,9 @@ class LoopbackAzure:
         code: str | None = None,
         message: str | None = None,
     ) -> Fault:
-        """The next ``times`` matching requests (None: all of them) get ``status`` in Azure's error shape, with
-        ``Retry-After`` (whole seconds, rounded up) and ``retry-after-ms`` when ``retry_after`` is given."""
+        """The next ``times`` matching requests (None: all of them) get ``status`` in Azure's error shape; with
+        ``retry_after`` (seconds) they carry ``retry-after-ms``, and ``Retry-After`` too when it is whole seconds
+        (azure-core prefers Retry-After, so a sub-second wait is sent in milliseconds only)."""
         default_code = {429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceUnavailable"}
         fault = Fault(
             status,
@@ -528,7 +528,9 @@ class LoopbackAzure:
         if fault is not None:
             headers = {}
             if fault.retry_after is not None:
-                headers["Retry-After"] = str(math.ceil(fault.retry_after))
+                # azure-core reads Retry-After (whole seconds) before retry-after-ms: a sub-second wait goes in ms only
+                if fault.retry_after >= 1 and float(fault.retry_after).is_integer():
+                    headers["Retry-After"] = str(int(fault.retry_after))
                 headers["retry-after-ms"] = str(int(fault.retry_after * 1000))
             assert fault.status is not None
             resp = Response(fault.status, error_body(fault.code, fault.message), headers)
