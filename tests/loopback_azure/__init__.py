@@ -31,12 +31,16 @@ API (``LoopbackAzure``):
   runs, default 0.05), ``job_seconds`` (how long a command job is Running, default 0.3), ``page_size`` (list
   items per page before ``nextLink``, default 50), ``require_auth``.
 - faults: ``inject(status=429, retry_after=None, times=1, path_contains=None, method=None)`` (Azure's error shape;
-  ``times=None``: every matching request), ``inject_reset(times=1, path_contains=None, method=None)`` (TCP reset),
-  ``fail_operations(path_contains=None, times=1, code=..., message=...)`` (the long-running operation ends Failed),
-  ``clear_faults()``.
+  ``times=None``: every matching request; ``retry_after`` seconds go out as ``retry-after-ms``, and as
+  ``Retry-After`` too when whole: azure-core reads Retry-After first), ``inject_reset(times=1, path_contains=None,
+  method=None)`` (the connection dropped with a TCP reset, no answer), ``fail_operations(path_contains=None,
+  times=1, code=..., message=...)`` (the long-running operation a matching request starts ends Failed, the
+  resource's provisioningState too), ``clear_faults()``. Faults and latency apply to every route, the token
+  endpoint and operation polls included; narrow them with ``path_contains`` / ``method``.
 - what happened: ``calls`` (``Call(method, path, query, status)`` per request, in order; status 0 = reset),
   ``clear_calls()``.
-- arranging: ``add_workspace(name, resource_group=None)``, ``attach_storage(blob_url)`` (Azurite),
+- arranging: ``add_workspace(name, resource_group=None)`` (dev / qa / prd workspaces), ``attach_storage(blob_url)``
+  (Azurite; then ``upload_template`` is azure-ai-ml's blob URL template for it),
   ``resource(arm_id)`` (a copy or None), ``edit(arm_id, change)`` (a change made in the studio: drift),
   ``set_scorer(endpoint, fn, deployment=None)`` (what scoring answers), ``finish_job(name, status)``,
   ``reset()`` (a fresh, empty "Azure").
@@ -47,7 +51,13 @@ codes: containers and immutable versions, startPendingUpload), ``computes.py``, 
 endpoints, deployments, keys, scoring), ``jobs.py`` (command jobs), ``arm.py`` + ``template.py`` (template
 deployments at resource-group scope and what-if), ``identity.py`` (OpenID metadata and the client-credentials
 token endpoint), ``lro.py`` (long-running operations). Errors are ARM's ``{"error": {"code", "message"}}``.
-pytest fixtures: ``tests/loopback_azure/fixtures.py`` (``loopback_azure``, ``azurite``, ``loopback_azure_storage``).
+pytest fixtures (``tests/loopback_azure/fixtures.py``, a plugin of tests/conftest.py): ``loopback_azure`` (a fresh
+server per test, ``env()`` set and ``AZUREML_CURRENT_CLOUD`` cleared for the test), ``loopback_azure_module``,
+``azurite`` (per session), ``loopback_azure_storage`` (``loopback_azure`` on Azurite, uploads pointed there in this
+process and, through ``env()``, in the ``mlplan`` processes the test starts).
+
+Not served: data-plane run history (``jobs.stream``), registries, batch endpoints, workspace creation through
+ARM's ML provider, template links and copy loops. An unserved call answers 404 ``InvalidResourceType`` naming it.
 """
 
 from __future__ import annotations

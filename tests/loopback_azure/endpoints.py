@@ -30,7 +30,7 @@ from .wire import NAME, WS, Request, Response, Router, bad_request, not_found, r
 
 ENDPOINT_TYPE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 DEPLOYMENT_TYPE = f"{ENDPOINT_TYPE}/deployments"
-PROBE = {"failureThreshold": 30, "successThreshold": 1, "timeout": "PT2S", "period": "PT10S", "initialDelay": "PT10S"}
+PROBE = {"failureThreshold": 30, "successThreshold": 1, "timeout": "PT2S", "period": "PT10S"}  # initialDelay: none
 MANAGED_DEFAULTS: dict[str, Any] = {
     "description": None,
     "properties": {},
@@ -42,6 +42,9 @@ MANAGED_DEFAULTS: dict[str, Any] = {
     "livenessProbe": PROBE,
     "readinessProbe": PROBE,
 }
+
+
+NESTED_DEFAULTS = ("requestSettings", "livenessProbe", "readinessProbe")
 
 
 def _endpoint_id(az: Azure, m: Any) -> str:
@@ -211,7 +214,15 @@ def put_deployment(az: Azure, req: Request, m: Any) -> Response:
     props = body["properties"]
     _check_references(az, props)
     existing = az.store.get(rid)
-    defaults = MANAGED_DEFAULTS if props["endpointComputeType"] == "Managed" else {"description": None}
+    if props["endpointComputeType"] == "Managed":
+        defaults = MANAGED_DEFAULTS
+        # the defaults are per field: a probe or request setting the client gives in part is completed
+        props = {
+            **props,
+            **{k: {**MANAGED_DEFAULTS[k], **props[k]} for k in NESTED_DEFAULTS if isinstance(props.get(k), dict)},
+        }
+    else:
+        defaults = {"description": None}
     stored = {
         "id": rid,
         "name": m["name"],

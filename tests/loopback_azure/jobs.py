@@ -127,8 +127,9 @@ def finish_due_jobs(az: Azure) -> None:
             still.append(rid)
             continue
         finish(az, rid, meta.pop("forced", None) or meta.get("outcome", "Completed"))
-    az.store.facts[PENDING] = still
-    az.store.dirty = True
+    if still != pending:
+        az.store.facts[PENDING] = still
+        az.store.dirty = True
 
 
 def finish(az: Azure, rid: str, status: str) -> None:
