@@ -469,3 +469,51 @@ def test_command_line_serves_until_stopped(tmp_path: Path) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+def test_what_if_tells_declared_properties_from_service_filled_ones(rest: Rest) -> None:
+    az = rest.az
+    rg = f"/subscriptions/{az.subscription_id}/resourcegroups/{az.resource_group}"
+    assert rest("HEAD", rg, api="2025-04-01").status_code == 204
+    assert rest("HEAD", rg.replace(az.resource_group, "rg-none"), api="2025-04-01").status_code == 404
+    workspace = {
+        "type": "Microsoft.MachineLearningServices/workspaces",
+        "apiVersion": "2024-04-01",
+        "name": "[parameters('name')]",
+        "location": "westeurope",
+        "tags": {"team": "ml", "cost": "1"},
+        "properties": {"friendlyName": "[parameters('name')]"},
+    }
+    template = {"parameters": {"name": {"type": "string"}}, "resources": [workspace]}
+
+    def what_if(name: str) -> list[dict[str, Any]]:
+        r = rest(
+            "POST",
+            f"{rg}/providers/Microsoft.Resources/deployments/ws/whatIf",
+            _deployment(template, name=name),
+            api="2025-04-01",
+        )
+        return [
+            c
+            for c in rest.until_done(r.headers["Location"]).json()["properties"]["changes"]
+            if c["resourceId"].endswith(f"/workspaces/{name}")
+        ]
+
+    [existing] = what_if(az.workspace)  # made by the ML API: its server-filled properties are not "deleted"
+    kinds = {d["path"]: d["propertyChangeType"] for d in existing["delta"]}
+    assert existing["changeType"] == "Modify"
+    assert kinds == {"tags.team": "Create", "tags.cost": "Create"}  # friendlyName and location already match
+
+    put = rest(
+        "PUT",
+        f"{rg}/providers/Microsoft.Resources/deployments/ws",
+        _deployment(template, name="mlw-new"),
+        api="2025-04-01",
+    )
+    rest.until_done(put.headers["Azure-AsyncOperation"])
+    new_ws = az.workspace_id.replace(az.workspace, "mlw-new")
+    assert rest("GET", f"{new_ws}/datastores/workspaceblobstore").status_code == 200  # made as a real one is
+    assert [c["changeType"] for c in what_if("mlw-new")] == ["NoChange"]
+    del workspace["tags"]["cost"]
+    [dropped] = what_if("mlw-new")
+    assert [(d["path"], d["propertyChangeType"]) for d in dropped["delta"]] == [("tags.cost", "Delete")]

@@ -13,8 +13,9 @@ and PostDeploymentWhatIfOnResourceGroup.json. Resource groups: resources.json 20
 
 What-if compares each template resource with what the resource group holds (a resource another deployment, the
 ML API or a test put there). In Incremental mode the group's other top-level resources are Ignore; in Complete
-mode they are Delete, and a Complete deployment deletes them. Properties the service fills (provisioningState)
-are left out of the comparison.
+mode they are Delete, and a Complete deployment deletes them. A property the resource has and the template leaves
+out is a Delete when the last deployment declared it and no change when the service filled it in (ids,
+provisioningState): the noise real what-if is known for is left out.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ import json
 from typing import Any
 
 from . import lro
+from . import workspace as workspaces
 from .core import Azure
 from .template import RESOURCE_FIELDS, Evaluated, Scope, TemplateError, evaluate_template
 from .wire import NAME, SUB_RG, ApiError, Request, Response, Router, bad_request, not_found, require
 
 DEPLOYMENTS = "Microsoft.Resources/deployments"
+WORKSPACE_TYPE = "Microsoft.MachineLearningServices/workspaces"
 SERVICE_FILLED = frozenset({"provisioningState"})
 
 
@@ -142,19 +145,32 @@ def finish_deploy(az: Azure, op: dict[str, Any]) -> None:
         props["error"] = op["error"]
         return
     data = op["data"]
-    declared = {r["id"].lower() for r in data["resources"]}
+    in_template = {r["id"].lower() for r in data["resources"]}
     if data["mode"] == "Complete":
         for body in _inventory(az, data["rg"]):
-            if body["id"].lower() not in declared:
+            if body["id"].lower() not in in_template:
                 az.store.delete(body["id"])
     for resource in data["resources"]:
-        existing = az.store.get(resource["id"]) or {}
-        stored = {k: v for k, v in existing.items() if k in ("systemData",)}
-        stored.update({k: v for k, v in resource.items() if k != "apiVersion"})
+        spec = {k: v for k, v in resource.items() if k != "apiVersion"}
+        if resource["type"].lower() == WORKSPACE_TYPE.lower() and az.store.get(resource["id"]) is None:
+            # a workspace comes with what the service makes for it (datastores), as a real one does
+            workspaces.create_workspace(az, resource["id"].split("/")[4], resource["name"])
+        existing = az.store.get(resource["id"])
+        if existing is not None and resource["type"].lower() == WORKSPACE_TYPE.lower():
+            # an RP's PUT keeps what the service fills in: a workspace's ids, storage, discovery
+            stored = {
+                **existing,
+                **spec,
+                "properties": {**existing["properties"], **spec.get("properties", {})},
+            }
+        else:
+            stored = {**{k: v for k, v in (existing or {}).items() if k == "systemData"}, **spec}
         if isinstance(stored.get("properties"), dict):
             stored["properties"] = {**stored["properties"], "provisioningState": "Succeeded"}
         az.store.put(resource["id"], stored)
-        az.store.meta_of(resource["id"]).setdefault("created", az.now())
+        meta = az.store.meta_of(resource["id"])
+        meta.setdefault("created", az.now())
+        meta["declared"] = _comparable(spec)
     props["provisioningState"] = "Succeeded"
     props["outputs"] = data["outputs"]
     props["outputResources"] = [{"id": r["id"]} for r in data["resources"]]
@@ -213,18 +229,21 @@ def _comparable(resource: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def delta(before: Any, after: Any, path: str = "") -> list[dict[str, Any]]:
-    """WhatIfPropertyChange entries turning ``before`` into ``after``."""
+def delta(before: Any, after: Any, path: str = "", declared: Any = None) -> list[dict[str, Any]]:
+    """WhatIfPropertyChange entries turning ``before`` into ``after``. A property the resource has and the template
+    leaves out is Delete when the last deployment declared it; one the service filled in is not a change."""
     changes: list[dict[str, Any]] = []
     if isinstance(before, dict) and isinstance(after, dict):
         for key in list(after) + [k for k in before if k not in after]:
             sub = f"{path}.{key}" if path else str(key)
+            was = declared.get(key) if isinstance(declared, dict) else None
             if key not in before:
                 changes.append({"path": sub, "propertyChangeType": "Create", "after": after[key]})
             elif key not in after:
-                changes.append({"path": sub, "propertyChangeType": "Delete", "before": before[key]})
+                if isinstance(declared, dict) and key in declared:
+                    changes.append({"path": sub, "propertyChangeType": "Delete", "before": before[key]})
             else:
-                changes.extend(delta(before[key], after[key], sub))
+                changes.extend(delta(before[key], after[key], sub, was))
     elif isinstance(before, list) and isinstance(after, list) and before != after:
         children: list[dict[str, Any]] = []
         for i in range(max(len(before), len(after))):
@@ -263,14 +282,16 @@ def changes(az: Azure, rg_id: str, evaluated: Evaluated, mode: str, ids_only: bo
                 "apiVersion": resource["apiVersion"],
                 **_comparable(existing),
             }
-            diff = delta(_comparable(existing), _comparable(resource))
+            last = az.store.meta_of(resource["id"]).get("declared")
+            diff = delta(_comparable(existing), _comparable(resource), "", last)
+            modified = bool(diff)
             change = {
                 "resourceId": resource["id"],
-                "changeType": "Modify" if diff else "NoChange",
+                "changeType": "Modify" if modified else "NoChange",
                 "before": before,
                 "after": after,
             }
-            if diff:
+            if modified:
                 change["delta"] = diff
         out.append(change)
     for body in _inventory(az, rg_id):
@@ -330,6 +351,15 @@ def put_resource_group(az: Azure, req: Request, m: Any) -> Response:
     return Response(200 if existing else 201, stored)
 
 
+def resource_group_exists(az: Azure, req: Request, m: Any) -> Response:
+    """ResourceGroups_CheckExistence: 204 or 404, no body."""
+    try:
+        az.rg_id(m["sub"], m["rg"])
+    except ApiError:
+        return Response(404)
+    return Response(204)
+
+
 def get_resource(az: Azure, req: Request, m: Any) -> Response:
     az.rg_id(m["sub"], m["rg"])
     body = az.store.get(req.path)
@@ -352,6 +382,7 @@ def register(router: Router, az: Azure) -> None:
 
     one = rf"{SUB_RG}/providers/Microsoft\.Resources/deployments/(?P<name>{NAME})"
     router.add("PUT", SUB_RG, h(put_resource_group))
+    router.add("HEAD", SUB_RG, h(resource_group_exists))
     router.add("GET", rf"{SUB_RG}/providers/Microsoft\.Resources/deployments", h(list_deployments))
     router.add("GET", one, h(get_deployment))
     router.add("PUT", one, h(put_deployment))

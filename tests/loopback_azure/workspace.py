@@ -135,7 +135,7 @@ def attach_storage(az: Azure) -> None:
 def get_workspace(az: Azure, req: Request, m: Any) -> Response:
     rid = az.ws_id(m["sub"], m["rg"], m["ws"])
     body = dict(az.store.get(rid) or {})
-    body["properties"] = {**body["properties"], "discoveryUrl": f"{req.base_url}/discovery"}
+    body["properties"] = {**(body.get("properties") or {}), "discoveryUrl": f"{req.base_url}/discovery"}
     return Response(200, body)
 
 
