@@ -81,8 +81,8 @@ def put_deployment(az: Azure, req: Request, m: Any) -> Response:
     rid = _deployment_id(az, m)
     body = req.json_object()
     props, evaluated = _evaluate(az, m, body)
-    for op in az.store.operations.values():
-        if op["status"] == "InProgress" and op["resource"].lower() == rid.lower():
+    for op in (az.store.operations[i] for i in az.store.running):
+        if op["resource"].lower() == rid.lower():
             raise ApiError(
                 409,
                 "DeploymentActive",

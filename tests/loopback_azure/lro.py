@@ -38,6 +38,7 @@ def start(
     op_id = az.new_id()
     now = az.now()
     failure = _take_failure(az, req.path)
+    az.store.running.add(op_id)
     az.store.operations[op_id] = {
         "id": op_id,
         "action": action,
@@ -73,8 +74,10 @@ def _take_failure(az: Azure, path: str) -> dict[str, Any] | None:
 def settle(az: Azure) -> None:
     """Complete every operation whose time is up (its finisher updates the resources)."""
     now = az.now()
-    for op in az.store.operations.values():
-        if op["status"] == "InProgress" and op["done_at"] <= now:
+    for op_id in sorted(az.store.running, key=lambda i: az.store.operations[i]["start"]):
+        op = az.store.operations[op_id]
+        if op["done_at"] <= now:
+            az.store.running.discard(op_id)
             op["status"] = "Failed" if op["error"] else "Succeeded"
             op["end"] = now
             az.finishers[op["action"]](op)
@@ -127,8 +130,8 @@ def register(router: Router, az: Azure) -> None:
 def ensure_idle(az: Azure, rid: str) -> None:
     """ARM's 409 for a write while another operation on the same resource still runs."""
     key = rid.lower()
-    for op in az.store.operations.values():
-        if op["status"] == "InProgress" and op["resource"].lower() == key:
+    for op in (az.store.operations[i] for i in az.store.running):
+        if op["resource"].lower() == key:
             raise ApiError(
                 409,
                 "Conflict",

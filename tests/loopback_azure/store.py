@@ -33,6 +33,11 @@ class Store:
             self.meta = data["meta"]
             self.operations = data["operations"]
             self.facts = data["facts"]
+        # lists are frequent (refresh reads through them): the keys of each collection, and the running operations
+        self._collections: dict[str, dict[str, None]] = {}
+        for key in self.resources:
+            self._collections.setdefault(key.rsplit("/", 1)[0], {})[key] = None
+        self.running = {op_id for op_id, op in self.operations.items() if op["status"] == "InProgress"}
 
     # resources -------------------------------------------------------------------------------------------
     def get(self, rid: str) -> dict[str, Any] | None:
@@ -42,7 +47,9 @@ class Store:
         return self.meta.setdefault(rid.lower(), {})
 
     def put(self, rid: str, body: dict[str, Any]) -> None:
-        self.resources[rid.lower()] = body
+        key = rid.lower()
+        self.resources[key] = body
+        self._collections.setdefault(key.rsplit("/", 1)[0], {})[key] = None
         self.dirty = True
 
     def delete(self, rid: str) -> None:
@@ -51,26 +58,21 @@ class Store:
         for k in [k for k in self.resources if k == key or k.startswith(key + "/")]:
             del self.resources[k]
             self.meta.pop(k, None)
+            self._collections.get(k.rsplit("/", 1)[0], {}).pop(k, None)
         self.dirty = True
 
     def children(self, collection: str) -> list[dict[str, Any]]:
         """The resources directly in a collection (``.../data/iris/versions``), in creation order."""
-        prefix = collection.lower().rstrip("/") + "/"
-        found = [
-            (self.meta.get(k, {}).get("created", 0.0), i, body)
-            for i, (k, body) in enumerate(self.resources.items())
-            if k.startswith(prefix) and "/" not in k[len(prefix) :]
-        ]
+        keys = self._collections.get(collection.lower().rstrip("/"), {})
+        found = [(self.meta.get(k, {}).get("created", 0.0), i, self.resources[k]) for i, k in enumerate(keys)]
         return [body for _c, _i, body in sorted(found, key=lambda t: (t[0], t[1]))]
-
-    def ids_under(self, prefix: str) -> list[str]:
-        p = prefix.lower().rstrip("/") + "/"
-        return [body["id"] for k, body in self.resources.items() if k.startswith(p)]
 
     def clear(self) -> None:
         self.resources.clear()
         self.meta.clear()
         self.operations.clear()
+        self._collections.clear()
+        self.running.clear()
         self.dirty = True
 
     # persistence -----------------------------------------------------------------------------------------
