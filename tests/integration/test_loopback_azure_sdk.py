@@ -40,6 +40,8 @@ from tests.conftest import REPO
 from tests.loopback_azure import LoopbackAzure
 from tests.loopback_azure.azurite import Azurite
 
+pytestmark = pytest.mark.filterwarnings("ignore")  # azure-ai-ml's marshmallow deprecation notices
+
 
 @pytest.fixture(autouse=True)
 def deadline() -> Iterator[None]:
