@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+# the loopback Azure's fixtures (loopback_azure, azurite, loopback_azure_storage): see tests/loopback_azure
+pytest_plugins = ["tests.loopback_azure.fixtures"]
+
 REPO = Path(__file__).resolve().parent.parent
 MLPLAN = shutil.which("mlplan", path=str(Path(sys.executable).parent)) or "mlplan"
 
