@@ -122,6 +122,10 @@ class PromotionNode(NodeKind):
             why = f"{challenger} was evaluated against {champion or 'no champion'} on {data}: {last}"
             return p.change(b, Action.NO_OP, why, before=before, after=before)
         through = f"through a temporary deployment {b.after['challenger_deployment']}"
+        if challenger == UNKNOWN:  # registered in this apply: its number is known then
+            challenger = f"the new version of {res.address.name}"
+        if data == UNKNOWN:
+            data = str(res.spec.get("evaluation_data"))
         if champion is None:
             policy = res.spec["policy"]
             reason = (
