@@ -96,8 +96,12 @@ def test_apply_replan_new_version_drift_throttling_and_destroy(
     compute = az.resource(f"{ws}/computes/cpu")
     assert compute is not None and compute["properties"]["properties"]["scaleSettings"]["maxNodeCount"] == 2
 
+    az.clear_calls()
     code, out = mlplan(root, "plan", "--detailed-exitcode")
     assert code == 0, out  # the workspace is what the configuration says: nothing to do
+    # refresh lists: one paged list per asset name and one of the workspace's computes, no GET per resource
+    reads = sorted(c.path.removeprefix(ws + "/") for c in az.calls if c.method == "GET" and c.path.startswith(ws))
+    assert reads == ["computes", "data/iris/versions", "environments/sk/versions", "models/clf/versions"], reads
 
     # new content: a new model version, the old one left as it was
     (root / "files/model/model.pkl").write_text("weights-2\n")
@@ -126,3 +130,11 @@ def test_apply_replan_new_version_drift_throttling_and_destroy(
     for asset in ("data/iris/versions/1", "models/clf/versions/2", "environments/sk/versions/1"):
         found = az.resource(f"{ws}/{asset}")
         assert found is not None and found["properties"]["isArchived"] is True, asset
+
+    # back in the configuration: the environment's pinned version is restored, the others get new versions
+    code, out = mlplan(root, "apply", "--auto-approve")
+    assert code == 0, out
+    assert az.resource(f"{ws}/environments/sk/versions/1")["properties"]["isArchived"] is False, out
+    assert az.resource(f"{ws}/data/iris/versions/2") is not None
+    code, out = mlplan(root, "plan", "--detailed-exitcode")
+    assert code == 0, out
