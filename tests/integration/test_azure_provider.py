@@ -65,6 +65,12 @@ def azure_project(root: Path, az: LoopbackAzure) -> Path:
             min_instances: 0
             max_instances: 2
             """,
+            "res/endpoint.yml": """
+            $schema: https://azuremlschemas.azureedge.net/latest/managedOnlineEndpoint.schema.json
+            name: churn-ep
+            auth_mode: key
+            description: scoring
+            """,
             "files/iris.csv": "a,b\n1,2\n",
             "files/conda.yml": "name: sk\ndependencies: [python=3.11, pip]\n",
             "files/model/model.pkl": "weights-1\n",
@@ -87,12 +93,14 @@ def test_apply_replan_new_version_drift_throttling_and_destroy(
 
     code, out = mlplan(root, "apply", "--auto-approve")
     assert code == 0, out
-    assert "Apply complete: 4 done" in out and "\x1b" not in out, out
+    assert "Apply complete: 5 done" in out and "\x1b" not in out, out
     data = az.resource(f"{ws}/data/iris/versions/1")
     assert data is not None and data["properties"]["tags"]["team"] == "ml"
     assert data["properties"]["tags"]["mlplan.address"] == "data.iris"
     assert az.resource(f"{ws}/environments/sk/versions/1") is not None
     assert az.resource(f"{ws}/models/clf/versions/1") is not None
+    endpoint = az.resource(f"{ws}/onlineEndpoints/churn-ep")
+    assert endpoint is not None and endpoint["properties"]["description"] == "scoring"
     compute = az.resource(f"{ws}/computes/cpu")
     assert compute is not None and compute["properties"]["properties"]["scaleSettings"]["maxNodeCount"] == 2
 
@@ -101,7 +109,13 @@ def test_apply_replan_new_version_drift_throttling_and_destroy(
     assert code == 0, out  # the workspace is what the configuration says: nothing to do
     # refresh lists: one paged list per asset name and one of the workspace's computes, no GET per resource
     reads = sorted(c.path.removeprefix(ws + "/") for c in az.calls if c.method == "GET" and c.path.startswith(ws))
-    assert reads == ["computes", "data/iris/versions", "environments/sk/versions", "models/clf/versions"], reads
+    assert reads == [
+        "computes",
+        "data/iris/versions",
+        "environments/sk/versions",
+        "models/clf/versions",
+        "onlineEndpoints",
+    ], reads
 
     # new content: a new model version, the old one left as it was
     (root / "files/model/model.pkl").write_text("weights-2\n")
@@ -127,6 +141,7 @@ def test_apply_replan_new_version_drift_throttling_and_destroy(
     code, out = mlplan(root, "destroy", "--auto-approve")
     assert code == 0, out
     assert az.resource(f"{ws}/computes/cpu") is None
+    assert az.resource(f"{ws}/onlineEndpoints/churn-ep") is None
     for asset in ("data/iris/versions/1", "models/clf/versions/2", "environments/sk/versions/1"):
         found = az.resource(f"{ws}/{asset}")
         assert found is not None and found["properties"]["isArchived"] is True, asset
