@@ -8,7 +8,10 @@ Refresh reads versions through one paged list per asset name (``read_many`` / ``
 
 from __future__ import annotations
 
+import shutil
+import threading
 from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlplan.core.errors import ProviderError
@@ -193,6 +196,42 @@ class AzureAssetType(ResourceType):
 class DataType(AzureAssetType):
     map = DataMap()
     collection = "data"
+
+    def fetch(self, ctx: Context, current: Observed) -> Path:
+        """The version's files, downloaded once from its datastore by azure-ai-ml's download code into
+        ``.mlplan/cache/azure/data/<name>/<version>`` (a version never changes, so the copy stays right)."""
+        name, version = current.id.split("/")[1], str(current.version)
+        entity = self._get(ctx, name, version)
+        if entity is None:
+            raise ProviderError(f"{self._what(name, version)} does not exist", provider="azure")
+        ml = self.conn.ml(ctx)
+        from azure.ai.ml._artifacts._artifact_utilities import download_artifact_from_aml_uri
+        from azure.ai.ml._utils._storage_utils import AzureMLDatastorePathUri
+
+        uri = str(entity.path)
+        if not uri.startswith("azureml://"):
+            raise ProviderError(
+                f"{self._what(name, version)}: only files on a datastore can be read (its path is {uri})",
+                provider="azure",
+            )
+        cache = ctx.root / ".mlplan" / "cache" / "azure" / "data" / name / version
+        # azure-ai-ml writes a file under its own name, a folder's files relative to the folder
+        remote = AzureMLDatastorePathUri(uri).path.strip("/")
+        target = cache / PurePosixPath(remote).name if str(entity.type) == "uri_file" else cache
+        if not cache.exists():
+            partial = cache.with_name(f"{version}.partial-{threading.get_ident()}")
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir(parents=True)
+            ctx.check_cancelled(f"downloading {self._what(name, version)}")
+            with calling("datastore download", self._what(name, version)), quiet_sdk():
+                download_artifact_from_aml_uri(uri, str(partial), ml.datastores)
+            try:
+                partial.rename(cache)  # whole or not at all
+            except OSError:
+                if not cache.exists():
+                    raise
+                shutil.rmtree(partial, ignore_errors=True)  # another thread's download landed first
+        return target
 
 
 class ModelType(AzureAssetType):
