@@ -204,6 +204,9 @@ class RedactingProvider(Provider):
     def supported_kinds(self) -> Iterable[str]:
         return self.inner.supported_kinds()
 
+    def bind(self, ctx: Context) -> None:
+        self.inner.bind(ctx)
+
     def close(self) -> None:
         self.inner.close()
 

@@ -103,6 +103,7 @@ def open_session(
     gc.set_threshold(100_000, 50, 50)  # and collect rarely: a command lives seconds, not days
     target = config.environment
     ctx = Context(config.project, target.name, config.root, target.workspace, log, connection=target.connection)
+    provider.bind(ctx)
     return Session(config, graph, open_backend(config), provider, ctx, lock_timeout, redactor, warnings=warnings)
 
 

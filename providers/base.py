@@ -308,5 +308,9 @@ class Provider(ABC):
     def supported_kinds(self) -> Iterable[str]:
         return ()
 
+    def bind(self, ctx: Context) -> None:  # noqa: B027 - optional hook
+        """Learn where the session works (the environment's workspace, no call to it yet): before any resource
+        type is asked, so that ``desired_attributes`` can fill in what the workspace implies (its region)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook, most providers hold nothing
         """Release clients and connections."""

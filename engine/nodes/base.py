@@ -290,8 +290,8 @@ class PlanContext:
         and already what is wanted (another project's is an error, see ``owned``)."""
         res = b.res
         found = self.obs.existing.get(res.address)
-        if found is None or not self.owned(res, found) or self.diff(b, found.attributes).changed:
-            return None
+        if found is None or found.archived or not self.owned(res, found) or self.diff(b, found.attributes).changed:
+            return None  # an archived version is not adopted as it is: creating it again restores it
         return self.change(
             b,
             Action.ADOPT,

@@ -1,9 +1,9 @@
 """The ``azure`` provider: Azure ML workspaces through azure-ai-ml and azure-mgmt-resource.
 
 Every Azure SDK import happens inside this package, lazily, so that ``mlplan --help`` and the
-local provider never pay for them. So far it validates: an azure environment's files are checked
-offline (the project's own checks and azure-ai-ml's loaders), and plan and apply are refused until the
-provider is built. What it is built on: ``settings`` (the workspace, cloud and credential of the environment),
+local provider never pay for them. Data assets, environments, models (``assets``) and amlcompute clusters
+(``compute``) are managed on the workspace; the other kinds validate offline and are refused with their file and
+line until they are built. What it is built on: ``settings`` (the workspace, cloud and credential of the environment),
 ``cloud``, ``credentials``, ``clients`` (MLClient and the ARM deployments client, retries bounded, errors naming
 the call) and ``kinds`` (per kind: the entity to create, ``desired_attributes``, ``observed``).
 """
@@ -15,14 +15,15 @@ from typing import Any
 
 from mlplan.core.errors import ProviderError
 from mlplan.core.kinds import KINDS
+from mlplan.providers.azure.connection import Connection
 from mlplan.providers.azure.kinds.common import reserved_problems
 from mlplan.providers.base import Context, Desired, Observed, Problem, Provider, ResourceType
 
-NOT_YET = "the azure provider can validate files but not reach Azure yet"
+NOT_YET = "is not supported by the azure provider yet"
 
 
-class _ValidatingType(ResourceType):
-    """A kind the azure provider knows: its files validate; anything that would call Azure is refused."""
+class _NotYetType(ResourceType):
+    """A kind the azure provider does not manage yet: refused at validate and plan time, with the file and line."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -31,10 +32,17 @@ class _ValidatingType(ResourceType):
         return {}
 
     def validate(self, desired: Desired) -> list[Problem]:
-        return reserved_problems(desired.spec)
+        return [
+            Problem(
+                (),
+                f"{self.kind} {NOT_YET} (it manages data, environment, model, amlcompute and online_endpoint so far)",
+                "keep this resource in a local environment, or manage it outside mlplan for now",
+            ),
+            *reserved_problems(desired.spec),
+        ]
 
     def _refuse(self) -> ProviderError:
-        return ProviderError(NOT_YET, provider="azure")
+        return ProviderError(f"{self.kind} {NOT_YET}", provider="azure")
 
     def read(self, ctx: Context, ident: str) -> Observed | None:
         raise self._refuse()
@@ -51,10 +59,25 @@ class _ValidatingType(ResourceType):
 
 class AzureProvider(Provider):
     name = "azure"
-    ready = False  # validate works offline; plan and apply need the provider still being built
 
     def __init__(self) -> None:
-        self._types = {kind: _ValidatingType(kind) for kind in KINDS}
+        from mlplan.providers.azure.assets import DataType, EnvironmentType, ModelType
+        from mlplan.providers.azure.compute import ComputeType
+        from mlplan.providers.azure.endpoints import OnlineEndpointType
+
+        self.conn = Connection()
+        built: list[ResourceType] = [
+            DataType(self.conn),
+            EnvironmentType(self.conn),
+            ModelType(self.conn),
+            ComputeType(self.conn),
+            OnlineEndpointType(self.conn),
+        ]
+        self._types: dict[str, ResourceType] = {kind: _NotYetType(kind) for kind in KINDS}
+        self._types.update({t.kind: t for t in built})
+
+    def bind(self, ctx: Context) -> None:
+        self.conn.bind(ctx)
 
     def resource_type(self, kind: str) -> ResourceType | None:
         return self._types.get(kind)

@@ -185,7 +185,9 @@ class AssetType(ResourceType):
 
     def create(self, ctx: Context, desired: Desired) -> Observed:
         version = desired.version or self._next_version(ctx, desired.name)
-        return self._write(ctx, desired, version, replace=False)
+        existing = self._observe(ctx, desired.name, version) if desired.version else None
+        # an archived version back in the configuration is written again: restored
+        return self._write(ctx, desired, version, replace=existing is not None and existing.archived)
 
     def update(self, ctx: Context, desired: Desired, current: Observed) -> Observed:
         version = desired.version or current.version or self._next_version(ctx, desired.name)

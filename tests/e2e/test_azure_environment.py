@@ -1,5 +1,5 @@
-"""An azure environment validates offline; plan, apply and state refuse it with the line to look at, until the
-azure provider and the azureblob backend land. Nothing is written."""
+"""An azure environment validates offline; a state backend this version lacks (azureblob) and a kind the azure
+provider does not manage yet are refused with the line to look at. Nothing is written."""
 
 from __future__ import annotations
 
@@ -20,22 +20,41 @@ environments:
 """
 
 
-def test_an_azure_environment_validates_offline_and_refuses_to_plan_with_file_and_line(project: Path) -> None:
+def test_an_azure_environment_validates_offline_and_refuses_an_unavailable_backend_with_file_and_line(
+    project: Path,
+) -> None:
     config = project / "mlplan.yaml"
     config.write_text(config.read_text() + PRD)
-    provider_line = config.read_text().splitlines().index("    provider: azure") + 1
     backend_line = config.read_text().splitlines().index("      backend: azureblob") + 1
     v = run_mlplan("-C", str(project), "-e", "prd", "validate")  # with the azure-ai-ml loaders, no Azure call
     assert v.code == 0, v.text
     assert "The configuration is valid: 4 resource(s) in environment prd." in v.out
-    for command in (("plan",), ("apply", "--auto-approve"), ("destroy", "--auto-approve"), ("drift",)):
+    for command in (
+        ("plan",),
+        ("apply", "--auto-approve"),
+        ("destroy", "--auto-approve"),
+        ("drift",),
+        ("state", "list"),
+    ):
         r = run_mlplan("-C", str(project), "-e", "prd", *command)
         assert r.code == 1, (command, r.text)
-        assert f"Error: mlplan.yaml:{provider_line}: environment 'prd' uses the azure provider" in r.err, r.err
-        assert "can validate (`mlplan -e prd validate`, offline) but not plan or apply yet" in r.err
-    r = run_mlplan("-C", str(project), "-e", "prd", "state", "list")
-    assert r.code == 1
-    assert f"mlplan.yaml:{backend_line}: state backend 'azureblob' is not available in this version" in r.err
+        assert f"mlplan.yaml:{backend_line}: state backend 'azureblob' is not available in this version" in r.err
+    assert not (project / ".mlplan").exists(), "nothing written"
+
+
+def test_kinds_the_azure_provider_does_not_manage_yet_are_refused_with_file_and_line(project: Path) -> None:
+    config = project / "mlplan.yaml"
+    config.write_text(config.read_text() + PRD.split("    state:")[0])
+    job = project / "res" / "job.yml"
+    job.write_text(
+        "$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json\n"
+        "name: train\ncommand: echo hi\nenvironment: azureml:sk:1\ncompute: azureml:cpu\n"
+    )
+    for command in (("validate",), ("plan",)):
+        r = run_mlplan("-C", str(project), "-e", "prd", *command)
+        assert r.code == 1, (command, r.text)
+        assert "res/job.yml:1: job.train: job is not supported by the azure provider yet" in r.err, r.err
+        assert "1 error; nothing was changed." in r.err, r.err
     assert not (project / ".mlplan").exists(), "nothing written"
 
 

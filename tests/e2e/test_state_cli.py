@@ -120,6 +120,12 @@ def test_destroy_removes_everything_and_archives_assets(project: Path) -> None:
     assert not (project / ".mlplan/local-workspace/computes/cpu.json").exists()
     meta = json.loads((project / ".mlplan/local-workspace/data/iris/1/asset.json").read_text())
     assert meta["archived"] is True
+    # applied again: the pinned environment version is restored (created again), not adopted archived
+    r = run_mlplan("-C", str(project), "apply", "--auto-approve")
+    assert r.code == 0, r.text
+    env = json.loads((project / ".mlplan/local-workspace/environments/sk/1/asset.json").read_text())
+    assert env["archived"] is False
+    assert run_mlplan("-C", str(project), "plan", "--detailed-exitcode").code == 0
 
 
 def test_removed_asset_is_archived_and_not_recreated(project: Path) -> None:

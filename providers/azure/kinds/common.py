@@ -25,6 +25,7 @@ import io
 import json
 import logging
 import re
+import threading
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import redirect_stderr, redirect_stdout
@@ -207,6 +208,9 @@ def strings(mapping: Mapping[str, Any] | None) -> dict[str, str]:
 
 
 # -- entities ---------------------------------------------------------------------------------------------------
+_REDIRECT_LOCK = threading.Lock()
+
+
 def load_entity(loader_name: str, spec: Mapping[str, Any], base_dir: Path) -> Any:
     """An azure-ai-ml entity from a resolved spec, through the loader ``az ml <kind> create -f`` uses (local paths
     relative to the resource file's folder, as azure-ai-ml resolves them); the SDK's notices are kept quiet."""
@@ -214,7 +218,8 @@ def load_entity(loader_name: str, spec: Mapping[str, Any], base_dir: Path) -> An
 
     text = yaml.safe_dump({k: v for k, v in spec.items() if k != "$schema"}, sort_keys=False)
     sink = io.StringIO()
-    with redirect_stdout(sink), redirect_stderr(sink), quiet_sdk():
+    # redirect_stdout swaps the process's sys.stdout: two threads interleaving it would leave it on a sink
+    with _REDIRECT_LOCK, redirect_stdout(sink), redirect_stderr(sink), quiet_sdk():
         import azure.ai.ml as aml
 
         loader = getattr(aml, loader_name)

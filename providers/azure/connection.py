@@ -1,0 +1,84 @@
+"""One environment's way into its workspace: the ``MLClient`` every resource type of the azure provider shares, made
+once (lazily: importing azure-ai-ml costs seconds) from the environment's settings, cloud and credential."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from mlplan.providers.azure.settings import Target, Workspace
+from mlplan.providers.base import Context
+
+# Parallel list calls of one batched refresh: enough to hide latency, few enough for ARM's read throttling.
+LIST_PARALLELISM = 4
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Connection:
+    """The workspace (known without a call, for ``desired_attributes``) and the client (made on first use)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self.workspace: Workspace | None = None
+
+    def bind(self, ctx: Context) -> None:
+        """Learn the workspace's coordinates from the environment (no call to Azure)."""
+        self.workspace = Workspace.from_settings(ctx.workspace)
+
+    def ws(self) -> Workspace:
+        """The workspace, or a stand-in while none is bound (a resource type asked outside a session)."""
+        return self.workspace or Workspace("", "", "")
+
+    def ml(self, ctx: Context) -> Any:
+        """The ``MLClient`` for the environment's workspace."""
+        with self._lock:
+            if self._client is None:
+                # everything the resource types import lazily, imported once here under the lock: azure's
+                # packages import each other circularly and fail when two threads import them at once
+                import azure.ai.ml.constants
+                import azure.core.exceptions  # noqa: F401
+
+                from mlplan.providers.azure.clients import connection_verify, ml_client
+                from mlplan.providers.azure.cloud import cloud_of
+                from mlplan.providers.azure.credentials import make_credential
+
+                _quiet_uploads()
+                target = Target.from_context(ctx)
+                cloud = cloud_of(target.cloud)
+                credential = make_credential(target.credential, cloud, verify=connection_verify())
+                self._client = ml_client(target.workspace, cloud, credential)
+                self.workspace = target.workspace
+            return self._client
+
+
+class _Discard:
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+
+def _quiet_uploads() -> None:
+    """azure-ai-ml's uploaders print a colour reset to stderr after every upload, whatever ``show_progress`` says;
+    mlplan reports progress itself. Only those two modules' ``sys`` is replaced (they use it for nothing else),
+    so that nothing process-wide is redirected while other threads print."""
+    import types
+
+    from azure.ai.ml._artifacts import _blob_storage_helper, _gen2_storage_helper
+
+    for module in (_blob_storage_helper, _gen2_storage_helper):
+        module.sys = types.SimpleNamespace(stderr=_Discard())  # type: ignore[attr-defined]
+
+
+def in_parallel(fn: Callable[[T], R], items: Sequence[T] | Iterable[T]) -> list[R]:
+    """``fn`` over ``items`` with at most ``LIST_PARALLELISM`` at once, results in order."""
+    items = list(items)
+    if len(items) <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=min(LIST_PARALLELISM, len(items))) as pool:
+        return list(pool.map(fn, items))

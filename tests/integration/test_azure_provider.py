@@ -1,0 +1,155 @@
+"""The azure provider end to end: the installed ``mlplan`` on a small project whose environment points at the
+loopback Azure (real SDK clients over HTTPS, uploads by azure-ai-ml's own code to Azurite): data, environment,
+model and amlcompute created, a re-plan that is a no-op, new versions for new content, studio-side drift named by
+field, throttling survived, destroy archiving the versions and deleting the cluster."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_mlplan, write
+from tests.loopback_azure import LoopbackAzure
+
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore")]  # azure-ai-ml's notices
+
+
+def azure_project(root: Path, az: LoopbackAzure) -> Path:
+    workspace = {
+        "subscription_id": az.subscription_id,
+        "resource_group": az.resource_group,
+        "workspace_name": az.workspace,
+        "location": az.location,
+    }
+    write(
+        root,
+        {
+            "mlplan.yaml": f"""
+            project: demo
+            resources: ["res/*.yml"]
+            environments:
+              dev:
+                provider: azure
+                workspace: {json.dumps(workspace)}
+                cloud: {json.dumps(az.cloud_config)}
+                credential: environment
+            """,
+            "res/data.yml": """
+            $schema: https://azuremlschemas.azureedge.net/latest/data.schema.json
+            name: iris
+            type: uri_file
+            path: ../files/iris.csv
+            tags: {team: ml}
+            """,
+            "res/env.yml": """
+            $schema: https://azuremlschemas.azureedge.net/latest/environment.schema.json
+            name: sk
+            version: "1"
+            image: python:3.11
+            conda_file: ../files/conda.yml
+            """,
+            "res/model.yml": """
+            $schema: https://azuremlschemas.azureedge.net/latest/model.schema.json
+            name: clf
+            type: custom_model
+            path: ../files/model
+            description: a classifier
+            """,
+            "res/compute.yml": """
+            $schema: https://azuremlschemas.azureedge.net/latest/amlCompute.schema.json
+            name: cpu
+            type: amlcompute
+            size: Standard_DS3_v2
+            min_instances: 0
+            max_instances: 2
+            """,
+            "res/endpoint.yml": """
+            $schema: https://azuremlschemas.azureedge.net/latest/managedOnlineEndpoint.schema.json
+            name: churn-ep
+            auth_mode: key
+            description: scoring
+            """,
+            "files/iris.csv": "a,b\n1,2\n",
+            "files/conda.yml": "name: sk\ndependencies: [python=3.11, pip]\n",
+            "files/model/model.pkl": "weights-1\n",
+        },
+    )
+    return root
+
+
+def mlplan(root: Path, *args: str) -> tuple[int, str]:
+    r = run_mlplan("-C", str(root), "-e", "dev", *args, timeout=90)
+    return r.code, r.text
+
+
+def test_apply_replan_new_version_drift_throttling_and_destroy(
+    tmp_path: Path, loopback_azure_storage: LoopbackAzure
+) -> None:
+    az = loopback_azure_storage
+    root = azure_project(tmp_path / "proj", az)
+    ws = az.workspace_id
+
+    code, out = mlplan(root, "apply", "--auto-approve")
+    assert code == 0, out
+    assert "Apply complete: 5 done" in out and "\x1b" not in out, out
+    data = az.resource(f"{ws}/data/iris/versions/1")
+    assert data is not None and data["properties"]["tags"]["team"] == "ml"
+    assert data["properties"]["tags"]["mlplan.address"] == "data.iris"
+    assert az.resource(f"{ws}/environments/sk/versions/1") is not None
+    assert az.resource(f"{ws}/models/clf/versions/1") is not None
+    endpoint = az.resource(f"{ws}/onlineEndpoints/churn-ep")
+    assert endpoint is not None and endpoint["properties"]["description"] == "scoring"
+    compute = az.resource(f"{ws}/computes/cpu")
+    assert compute is not None and compute["properties"]["properties"]["scaleSettings"]["maxNodeCount"] == 2
+
+    az.clear_calls()
+    code, out = mlplan(root, "plan", "--detailed-exitcode")
+    assert code == 0, out  # the workspace is what the configuration says: nothing to do
+    # refresh lists: one paged list per asset name and one of the workspace's computes, no GET per resource
+    reads = sorted(c.path.removeprefix(ws + "/") for c in az.calls if c.method == "GET" and c.path.startswith(ws))
+    assert reads == [
+        "computes",
+        "data/iris/versions",
+        "environments/sk/versions",
+        "models/clf/versions",
+        "onlineEndpoints",
+    ], reads
+
+    # new content: a new model version, the old one left as it was
+    (root / "files/model/model.pkl").write_text("weights-2\n")
+    code, out = mlplan(root, "apply", "--auto-approve")
+    assert code == 0, out
+    assert az.resource(f"{ws}/models/clf/versions/2") is not None, out
+    code, out = mlplan(root, "plan", "--detailed-exitcode")
+    assert code == 0, out
+
+    # a change made in the studio shows as drift, by field
+    az.edit(f"{ws}/computes/cpu", lambda b: b["properties"]["properties"]["scaleSettings"].update(maxNodeCount=3))
+    code, out = mlplan(root, "drift")
+    assert code != 0, out
+    assert "changed outside mlplan: max_instances changed: 2 -> 3" in out, out
+
+    # throttled twice (429 with Retry-After) while refreshing: retried, the plan still comes
+    az.inject(429, retry_after=1, times=2, path_contains="/computes", method="GET")
+    code, out = mlplan(root, "apply", "--auto-approve")
+    assert code == 0, out
+    assert az.resource(f"{ws}/computes/cpu")["properties"]["properties"]["scaleSettings"]["maxNodeCount"] == 2
+    assert [c.status for c in az.calls if c.status == 429] == [429, 429]
+
+    code, out = mlplan(root, "destroy", "--auto-approve")
+    assert code == 0, out
+    assert az.resource(f"{ws}/computes/cpu") is None
+    assert az.resource(f"{ws}/onlineEndpoints/churn-ep") is None
+    for asset in ("data/iris/versions/1", "models/clf/versions/2", "environments/sk/versions/1"):
+        found = az.resource(f"{ws}/{asset}")
+        assert found is not None and found["properties"]["isArchived"] is True, asset
+
+    # back in the configuration: the environment's pinned version is restored, the others get new versions
+    code, out = mlplan(root, "apply", "--auto-approve")
+    assert code == 0, out
+    assert az.resource(f"{ws}/environments/sk/versions/1")["properties"]["isArchived"] is False, out
+    assert az.resource(f"{ws}/data/iris/versions/2") is not None
+    code, out = mlplan(root, "plan", "--detailed-exitcode")
+    assert code == 0, out

@@ -1,0 +1,66 @@
+"""The azure provider's resource types called directly against the loopback Azure (real SDK clients, uploads to
+Azurite): what the promotion contract needs (``mark`` a model version, ``fetch`` a data asset's files), ``lookup``
+of the latest version skipping archived ones, and ``find_owned`` by the operation tag."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlplan.providers.azure import AzureProvider
+from mlplan.providers.base import TAG_CHAMPION, TAG_OPERATION, Context, Desired
+from tests.loopback_azure import LoopbackAzure
+
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore")]  # azure-ai-ml's notices
+
+
+def context(root: Path, az: LoopbackAzure) -> Context:
+    workspace = {
+        "subscription_id": az.subscription_id,
+        "resource_group": az.resource_group,
+        "workspace_name": az.workspace,
+        "location": az.location,
+    }
+    return Context("demo", "dev", root, workspace, connection={"cloud": az.cloud_config, "credential": "environment"})
+
+
+def test_mark_fetch_lookup_and_find_owned(tmp_path: Path, loopback_azure_storage: LoopbackAzure) -> None:
+    az = loopback_azure_storage
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "eval.csv").write_text("x,y\n1,0\n")
+    (tmp_path / "files" / "model").mkdir()
+    (tmp_path / "files" / "model" / "w.bin").write_text("w")
+    ctx = context(tmp_path, az)
+    provider = AzureProvider()
+    provider.bind(ctx)
+    data, models = provider.resource_type("data"), provider.resource_type("model")
+    assert data is not None and models is not None
+
+    spec = {"type": "uri_file", "path": "files/eval.csv"}
+    made = data.create(
+        ctx, Desired("data", "eval", spec, tmp_path, content={"path": "d1"}, tags={TAG_OPERATION: "op1"})
+    )
+    assert made.version == "1"
+    fetched = data.fetch(ctx, made)
+    assert fetched.read_text() == "x,y\n1,0\n"
+    assert data.fetch(ctx, made) == fetched  # the cached copy, no second download
+
+    m1 = models.create(ctx, Desired("model", "clf", {"path": "files/model"}, tmp_path, content={"path": "a"}))
+    m2 = models.create(ctx, Desired("model", "clf", {"path": "files/model"}, tmp_path, content={"path": "b"}))
+    assert (m1.version, m2.version) == ("1", "2")
+    models.mark(ctx, m1, {TAG_CHAMPION: "true"})
+    assert az.resource(f"{az.workspace_id}/models/clf/versions/1")["properties"]["tags"][TAG_CHAMPION] == "true"
+    models.mark(ctx, m1, {TAG_CHAMPION: None})
+    assert TAG_CHAMPION not in az.resource(f"{az.workspace_id}/models/clf/versions/1")["properties"]["tags"]
+
+    models.archive(ctx, m2)
+    latest = models.lookup(ctx, "clf", None)
+    assert latest is not None and latest.version == "1"  # the archived version 2 is not the latest
+    archived = models.lookup(ctx, "clf", "2")
+    assert archived is not None and archived.archived
+    assert models.lookup(ctx, "nope", None) is None
+
+    owned = data.find_owned(ctx, "eval", "op1")
+    assert owned is not None and owned.version == "1"
+    assert data.find_owned(ctx, "eval", "another") is None
