@@ -78,6 +78,45 @@ class OnlineEndpointType(ResourceType):
     def update(self, ctx: Context, desired: Desired, current: Observed) -> Observed:
         return self.create(ctx, desired)
 
+    def invoke(
+        self, ctx: Context, endpoint: Observed, deployment: str, body: bytes, content_type: str = "application/json"
+    ) -> bytes:
+        """One scoring request to ``deployment`` (the ``azureml-model-deployment`` header) at the endpoint's scoring
+        URI, with the endpoint's key or token (``online_endpoints.get_keys``, never shown or logged), through a
+        pipeline of its own with mlplan's retry policy.
+
+        Not through ``online_endpoints.invoke``: azure-ai-ml hands the one retry policy instance mlplan configures
+        to every pipeline it builds, azure-core links an instance into the last of them, and invoke's requests then
+        leave through an ARM client's bearer-token policy, which replaces the endpoint key with an Azure AD token."""
+        from azure.core import PipelineClient
+        from azure.core.rest import HttpRequest
+
+        from mlplan.providers.azure.clients import transport_kwargs
+
+        name = endpoint.id.split("/", 1)[1]
+        what = f"online endpoint '{name}', deployment '{deployment}'"
+        ml = self.conn.ml(ctx)
+        with calling("online_endpoints.get_keys", what), quiet_sdk():
+            keys = ml.online_endpoints.get_keys(name)
+        secret = getattr(keys, "primary_key", None) or getattr(keys, "access_token", None)
+        scoring_uri = str(endpoint.outputs.get("scoring_uri") or "")
+        if not secret or not scoring_uri:
+            raise ProviderError(f"{what}: no scoring URI or key to score with", provider="azure")
+        ctx.check_cancelled(f"scoring through {what}")
+        headers = {
+            "Content-Type": content_type,
+            "Authorization": f"Bearer {secret}",
+            "azureml-model-deployment": deployment,
+        }
+        with calling("scoring request", what), PipelineClient(scoring_uri, **transport_kwargs()) as client:
+            response = client.send_request(HttpRequest("POST", scoring_uri, headers=headers, content=body))
+        if not 200 <= response.status_code < 300:
+            raise ProviderError(
+                f"{what}: scoring answered HTTP {response.status_code}: {response.text()[:200]}", provider="azure"
+            )
+        answer: bytes = response.read()
+        return answer
+
     def delete(self, ctx: Context, current: Observed) -> None:
         ml = self.conn.ml(ctx)
         from azure.core.exceptions import ResourceNotFoundError
