@@ -78,6 +78,15 @@ class OnlineEndpointType(ResourceType):
     def update(self, ctx: Context, desired: Desired, current: Observed) -> Observed:
         return self.create(ctx, desired)
 
+    def credentials(self, ctx: Context, current: Observed) -> dict[str, str]:
+        """The endpoint's keys (or token), fetched live for an explicit request (``output --show-sensitive``)."""
+        name = current.id.split("/", 1)[1]
+        ml = self.conn.ml(ctx)
+        with calling("online_endpoints.get_keys", f"online endpoint '{name}'"), quiet_sdk():
+            keys = ml.online_endpoints.get_keys(name)
+        fields = ("primary_key", "secondary_key", "access_token")
+        return {f: str(getattr(keys, f)) for f in fields if getattr(keys, f, None)}
+
     def invoke(
         self, ctx: Context, endpoint: Observed, deployment: str, body: bytes, content_type: str = "application/json"
     ) -> bytes:

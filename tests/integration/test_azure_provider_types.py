@@ -79,6 +79,10 @@ def test_mark_fetch_lookup_and_find_owned(tmp_path: Path, loopback_azure_storage
     az.set_scorer("score-ep", lambda body: {"echo": body.decode(), "by": "green"}, deployment="green")
     answer = endpoints.invoke(ctx, ep, "green", b'{"data": [1]}')
     assert json.loads(answer) == {"echo": '{"data": [1]}', "by": "green"}
+    keys = endpoints.credentials(ctx, ep)
+    stored = az.resource(f"{az.workspace_id}/onlineEndpoints/score-ep")
+    assert stored is not None and sorted(keys) == ["primary_key", "secondary_key"]
+    assert all(key not in str(stored) for key in keys.values())  # keys are not in the endpoint as read
     with pytest.raises(ProviderError) as refused:
         endpoints.invoke(ctx, ep, "nope", b"{}")
     assert "online endpoint 'score-ep', deployment 'nope': scoring answered HTTP 404" in str(refused.value)
