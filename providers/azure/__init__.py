@@ -35,7 +35,8 @@ class _NotYetType(ResourceType):
         return [
             Problem(
                 (),
-                f"{self.kind} {NOT_YET} (it manages data, environment, model, amlcompute and online_endpoint so far)",
+                f"{self.kind} {NOT_YET} (it manages data, environment, model, amlcompute, online endpoints,"
+                " deployments and traffic so far)",
                 "keep this resource in a local environment, or manage it outside mlplan for now",
             ),
             *reserved_problems(desired.spec),
@@ -63,7 +64,7 @@ class AzureProvider(Provider):
     def __init__(self) -> None:
         from mlplan.providers.azure.assets import DataType, EnvironmentType, ModelType
         from mlplan.providers.azure.compute import ComputeType
-        from mlplan.providers.azure.endpoints import OnlineEndpointType
+        from mlplan.providers.azure.endpoints import OnlineDeploymentType, OnlineEndpointType, TrafficType
 
         self.conn = Connection()
         built: list[ResourceType] = [
@@ -71,7 +72,9 @@ class AzureProvider(Provider):
             EnvironmentType(self.conn),
             ModelType(self.conn),
             ComputeType(self.conn),
-            OnlineEndpointType(self.conn),
+            endpoints := OnlineEndpointType(self.conn),
+            OnlineDeploymentType(self.conn),
+            TrafficType(self.conn, endpoints),
         ]
         self._types: dict[str, ResourceType] = {kind: _NotYetType(kind) for kind in KINDS}
         self._types.update({t.kind: t for t in built})

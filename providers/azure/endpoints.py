@@ -1,17 +1,19 @@
 """Managed online endpoints on Azure ML (``onlineEndpoints/<name>``): created, updated (keeping the traffic split
 Azure has, since azure-ai-ml PUTs the whole endpoint) and deleted through long-running operations; refresh reads
-all of a workspace's endpoints with one paged list. Deployments, the traffic split and scoring are not built yet."""
+all of a workspace's endpoints with one paged list; their deployments (one list per endpoint) and the traffic split
+(its own step, after the deployments it names)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from mlplan.core.errors import ProviderError
 from mlplan.providers.azure.clients import calling
 from mlplan.providers.azure.compute import wait_for
-from mlplan.providers.azure.connection import Connection
+from mlplan.providers.azure.connection import Connection, in_parallel
 from mlplan.providers.azure.kinds.common import quiet_sdk, reserved_problems
-from mlplan.providers.azure.kinds.endpoints import OnlineEndpointMap
+from mlplan.providers.azure.kinds.endpoints import OnlineDeploymentMap, OnlineEndpointMap, TrafficMap
 from mlplan.providers.base import Context, Desired, Observed, Problem, ResourceType
 
 
@@ -27,17 +29,7 @@ class OnlineEndpointType(ResourceType):
         self.map = OnlineEndpointMap()
 
     def validate(self, desired: Desired) -> list[Problem]:
-        problems = reserved_problems(desired.spec)
-        for field in ("traffic", "mirror_traffic"):
-            if desired.spec.get(field):
-                problems.append(
-                    Problem(
-                        (field,),
-                        f"{field}: a traffic split is not supported by the azure provider yet",
-                        "leave the split out for now (deployments and traffic are being built)",
-                    )
-                )
-        return problems
+        return reserved_problems(desired.spec)
 
     def desired_attributes(self, desired: Desired) -> dict[str, Any]:
         out: dict[str, Any] = self.map.desired_attributes(desired, self.conn.ws())
@@ -86,6 +78,54 @@ class OnlineEndpointType(ResourceType):
     def update(self, ctx: Context, desired: Desired, current: Observed) -> Observed:
         return self.create(ctx, desired)
 
+    def credentials(self, ctx: Context, current: Observed) -> dict[str, str]:
+        """The endpoint's keys (or token), fetched live for an explicit request (``output --show-sensitive``)."""
+        name = current.id.split("/", 1)[1]
+        ml = self.conn.ml(ctx)
+        with calling("online_endpoints.get_keys", f"online endpoint '{name}'"), quiet_sdk():
+            keys = ml.online_endpoints.get_keys(name)
+        fields = ("primary_key", "secondary_key", "access_token")
+        return {f: str(getattr(keys, f)) for f in fields if getattr(keys, f, None)}
+
+    def invoke(
+        self, ctx: Context, endpoint: Observed, deployment: str, body: bytes, content_type: str = "application/json"
+    ) -> bytes:
+        """One scoring request to ``deployment`` (the ``azureml-model-deployment`` header) at the endpoint's scoring
+        URI, with the endpoint's key or token (``online_endpoints.get_keys``, never shown or logged), through a
+        pipeline of its own with mlplan's retry policy.
+
+        Not through ``online_endpoints.invoke``: azure-ai-ml hands the one retry policy instance mlplan configures
+        to every pipeline it builds, azure-core links an instance into the last of them, and invoke's requests then
+        leave through an ARM client's bearer-token policy, which replaces the endpoint key with an Azure AD token."""
+        from azure.core import PipelineClient
+        from azure.core.rest import HttpRequest
+
+        from mlplan.providers.azure.clients import transport_kwargs
+
+        name = endpoint.id.split("/", 1)[1]
+        what = f"online endpoint '{name}', deployment '{deployment}'"
+        ml = self.conn.ml(ctx)
+        with calling("online_endpoints.get_keys", what), quiet_sdk():
+            keys = ml.online_endpoints.get_keys(name)
+        secret = getattr(keys, "primary_key", None) or getattr(keys, "access_token", None)
+        scoring_uri = str(endpoint.outputs.get("scoring_uri") or "")
+        if not secret or not scoring_uri:
+            raise ProviderError(f"{what}: no scoring URI or key to score with", provider="azure")
+        ctx.check_cancelled(f"scoring through {what}")
+        headers = {
+            "Content-Type": content_type,
+            "Authorization": f"Bearer {secret}",
+            "azureml-model-deployment": deployment,
+        }
+        with calling("scoring request", what), PipelineClient(scoring_uri, **transport_kwargs()) as client:
+            response = client.send_request(HttpRequest("POST", scoring_uri, headers=headers, content=body))
+        if not 200 <= response.status_code < 300:
+            raise ProviderError(
+                f"{what}: scoring answered HTTP {response.status_code}: {response.text()[:200]}", provider="azure"
+            )
+        answer: bytes = response.read()
+        return answer
+
     def delete(self, ctx: Context, current: Observed) -> None:
         ml = self.conn.ml(ctx)
         from azure.core.exceptions import ResourceNotFoundError
@@ -96,3 +136,169 @@ class OnlineEndpointType(ResourceType):
                 wait_for(ctx, ml.online_endpoints.begin_delete(name=name), f"deleting online endpoint '{name}'")
         except ResourceNotFoundError:
             return
+
+
+class OnlineDeploymentType(ResourceType):
+    """Managed online deployments (``onlineEndpoints/<endpoint>/deployments/<name>``) of registered models and
+    environments; local code is uploaded by azure-ai-ml. Refresh lists the deployments of each endpoint once."""
+
+    kind = "online_deployment"
+    id_format = "onlineEndpoints/<endpoint>/deployments/<name>"
+    output_fields = frozenset({"arm_id", "provisioning_state"})
+    read_batch = 500
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.map = OnlineDeploymentMap()
+
+    def validate(self, desired: Desired) -> list[Problem]:
+        problems = reserved_problems(desired.spec)
+        if (desired.subtype or "managed") != "managed":
+            problems.append(
+                Problem(("type",), f"{desired.subtype} deployments are not supported by the azure provider yet", None)
+            )
+        for field in ("model", "environment"):
+            if isinstance(desired.spec.get(field), dict):
+                problems.append(
+                    Problem(
+                        (field,),
+                        f"{field}: an inline {field} is not supported by the azure provider yet",
+                        f"register it as its own {field} resource and refer to it (azureml:<name>:<version>)",
+                    )
+                )
+        return problems
+
+    def desired_attributes(self, desired: Desired) -> dict[str, Any]:
+        out: dict[str, Any] = self.map.desired_attributes(desired, self.conn.ws())
+        return out
+
+    def _observe(self, entity: Any) -> Observed:
+        observed: Observed = self.map.observed(entity, self.conn.ws())
+        return observed
+
+    @staticmethod
+    def _names(ident: str) -> tuple[str, str]:
+        parts = ident.split("/")
+        return parts[1], parts[3]
+
+    def read(self, ctx: Context, ident: str) -> Observed | None:
+        ml = self.conn.ml(ctx)
+        from azure.core.exceptions import ResourceNotFoundError
+
+        endpoint, name = self._names(ident)
+        try:
+            with calling("online_deployments.get", f"online deployment '{endpoint}/{name}'"), quiet_sdk():
+                return self._observe(ml.online_deployments.get(name=name, endpoint_name=endpoint))
+        except ResourceNotFoundError:
+            return None
+
+    def read_many(self, ctx: Context, idents: Sequence[str]) -> list[Observed | None]:
+        """One paged list of deployments per endpoint (in parallel, bounded)."""
+        ml = self.conn.ml(ctx)
+        from azure.core.exceptions import ResourceNotFoundError
+
+        def listed(endpoint: str) -> dict[str, Any]:
+            try:
+                with calling("online_deployments.list", f"online endpoint '{endpoint}'"), quiet_sdk():
+                    return {d.name: d for d in ml.online_deployments.list(endpoint_name=endpoint)}
+            except ResourceNotFoundError:
+                return {}
+
+        endpoints = sorted({self._names(i)[0] for i in idents})
+        found = dict(zip(endpoints, in_parallel(listed, endpoints), strict=True))
+        out: list[Observed | None] = []
+        for ident in idents:
+            endpoint, name = self._names(ident)
+            entity = found[endpoint].get(name)
+            out.append(self._observe(entity) if entity is not None else None)
+        return out
+
+    def lookup(self, ctx: Context, name: str, version: str | None) -> Observed | None:
+        endpoint, deployment = name.split("/", 1)
+        return self.read(ctx, f"onlineEndpoints/{endpoint}/deployments/{deployment}")
+
+    def create(self, ctx: Context, desired: Desired) -> Observed:
+        endpoint, name = self.map.names(desired)
+        what = f"online deployment '{endpoint}/{name}'"
+        ml = self.conn.ml(ctx)
+        entity = self.map.to_entity(desired, self.conn.ws())
+        with calling("online_deployments.begin_create_or_update", what), quiet_sdk():
+            wait_for(ctx, ml.online_deployments.begin_create_or_update(entity), f"deploying {what}")
+        made = self.read(ctx, f"onlineEndpoints/{endpoint}/deployments/{name}")
+        assert made is not None, what
+        return made
+
+    def update(self, ctx: Context, desired: Desired, current: Observed) -> Observed:
+        return self.create(ctx, desired)
+
+    def delete(self, ctx: Context, current: Observed) -> None:
+        ml = self.conn.ml(ctx)
+        from azure.core.exceptions import ResourceNotFoundError
+
+        endpoint, name = self._names(current.id)
+        what = f"online deployment '{endpoint}/{name}'"
+        try:
+            with calling("online_deployments.begin_delete", what), quiet_sdk():
+                poller = ml.online_deployments.begin_delete(name=name, endpoint_name=endpoint)
+                wait_for(ctx, poller, f"deleting {what}")
+        except ResourceNotFoundError:
+            return
+
+
+class TrafficType(ResourceType):
+    """An endpoint's split (``onlineEndpoints/<endpoint>/traffic``): set on the endpoint as read, after the
+    deployments it names; removing it sets no traffic."""
+
+    kind = "traffic"
+    id_format = "onlineEndpoints/<endpoint>/traffic"
+    read_batch = 500
+
+    def __init__(self, conn: Connection, endpoints: OnlineEndpointType) -> None:
+        self.conn = conn
+        self.endpoints = endpoints
+        self.map = TrafficMap()
+
+    def desired_attributes(self, desired: Desired) -> dict[str, Any]:
+        out: dict[str, Any] = self.map.desired_attributes(desired, self.conn.ws())
+        return out
+
+    def read(self, ctx: Context, ident: str) -> Observed | None:
+        entity = self.endpoints._get(ctx, ident.split("/")[1])
+        observed: Observed | None = self.map.observed(entity, self.conn.ws()) if entity is not None else None
+        return observed
+
+    def read_many(self, ctx: Context, idents: Sequence[str]) -> list[Observed | None]:
+        """The splits from one paged list of the workspace's endpoints (a GET of an endpoint also lists its
+        deployments)."""
+        ml = self.conn.ml(ctx)
+        with calling("online_endpoints.list", "the workspace's online endpoints"), quiet_sdk():
+            found = {e.name: e for e in ml.online_endpoints.list()}
+        names = [i.split("/")[1] for i in idents]
+        return [self.map.observed(found[n], self.conn.ws()) if n in found else None for n in names]
+
+    def lookup(self, ctx: Context, name: str, version: str | None) -> Observed | None:
+        return self.read(ctx, f"onlineEndpoints/{name}/traffic")
+
+    def _set(self, ctx: Context, endpoint_name: str, desired: Desired | None) -> None:
+        ml = self.conn.ml(ctx)
+        what = f"the traffic of online endpoint '{endpoint_name}'"
+        endpoint = self.endpoints._get(ctx, endpoint_name)
+        if endpoint is None:
+            if desired is None:
+                return
+            raise ProviderError(f"{what}: the endpoint does not exist", provider="azure")
+        if desired is None:
+            endpoint.traffic, endpoint.mirror_traffic = {}, {}
+        else:
+            endpoint = self.map.apply(endpoint, desired)
+        with calling("online_endpoints.begin_create_or_update", what), quiet_sdk():
+            wait_for(ctx, ml.online_endpoints.begin_create_or_update(endpoint), f"setting {what}")
+
+    def create(self, ctx: Context, desired: Desired) -> Observed:
+        self._set(ctx, desired.name, desired)
+        made = self.read(ctx, f"onlineEndpoints/{desired.name}/traffic")
+        assert made is not None, desired.name
+        return made
+
+    def delete(self, ctx: Context, current: Observed) -> None:
+        self._set(ctx, current.id.split("/")[1], None)

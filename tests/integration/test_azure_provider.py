@@ -70,7 +70,19 @@ def azure_project(root: Path, az: LoopbackAzure) -> Path:
             name: churn-ep
             auth_mode: key
             description: scoring
+            traffic: {blue: 100}
             """,
+            "res/blue.yml": """
+            $schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json
+            name: blue
+            endpoint_name: churn-ep
+            model: azureml:clf@latest
+            environment: azureml:sk:1
+            code_configuration: {code: ../files/score, scoring_script: score.py}
+            instance_type: Standard_DS3_v2
+            instance_count: 1
+            """,
+            "files/score/score.py": "def init():\n    pass\n\n\ndef run(raw):\n    return raw\n",
             "files/iris.csv": "a,b\n1,2\n",
             "files/conda.yml": "name: sk\ndependencies: [python=3.11, pip]\n",
             "files/model/model.pkl": "weights-1\n",
@@ -93,14 +105,17 @@ def test_apply_replan_new_version_drift_throttling_and_destroy(
 
     code, out = mlplan(root, "apply", "--auto-approve")
     assert code == 0, out
-    assert "Apply complete: 5 done" in out and "\x1b" not in out, out
+    assert "Apply complete: 7 done" in out and "\x1b" not in out, out
     data = az.resource(f"{ws}/data/iris/versions/1")
     assert data is not None and data["properties"]["tags"]["team"] == "ml"
     assert data["properties"]["tags"]["mlplan.address"] == "data.iris"
     assert az.resource(f"{ws}/environments/sk/versions/1") is not None
     assert az.resource(f"{ws}/models/clf/versions/1") is not None
     endpoint = az.resource(f"{ws}/onlineEndpoints/churn-ep")
-    assert endpoint is not None and endpoint["properties"]["description"] == "scoring"
+    assert endpoint is not None and endpoint["properties"]["description"] == "scoring", out
+    assert endpoint["properties"]["traffic"] == {"blue": 100}, endpoint
+    blue = az.resource(f"{ws}/onlineEndpoints/churn-ep/deployments/blue")
+    assert blue is not None and blue["properties"]["model"].endswith("/models/clf/versions/1"), blue
     compute = az.resource(f"{ws}/computes/cpu")
     assert compute is not None and compute["properties"]["properties"]["scaleSettings"]["maxNodeCount"] == 2
 
@@ -114,7 +129,9 @@ def test_apply_replan_new_version_drift_throttling_and_destroy(
         "data/iris/versions",
         "environments/sk/versions",
         "models/clf/versions",
-        "onlineEndpoints",
+        "onlineEndpoints",  # the endpoints
+        "onlineEndpoints",  # their traffic
+        "onlineEndpoints/churn-ep/deployments",
     ], reads
 
     # new content: a new model version, the old one left as it was

@@ -4,10 +4,12 @@ of the latest version skipping archived ones, and ``find_owned`` by the operatio
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from mlplan.core.errors import ProviderError
 from mlplan.providers.azure import AzureProvider
 from mlplan.providers.base import TAG_CHAMPION, TAG_OPERATION, Context, Desired
 from tests.loopback_azure import LoopbackAzure
@@ -60,6 +62,30 @@ def test_mark_fetch_lookup_and_find_owned(tmp_path: Path, loopback_azure_storage
     archived = models.lookup(ctx, "clf", "2")
     assert archived is not None and archived.archived
     assert models.lookup(ctx, "nope", None) is None
+
+    # scoring through an endpoint to a named deployment (the promotion contract's invoke)
+    endpoints, deployments = provider.resource_type("online_endpoint"), provider.resource_type("online_deployment")
+    assert endpoints is not None and deployments is not None
+    ep = endpoints.create(ctx, Desired("online_endpoint", "score-ep", {"auth_mode": "key"}, tmp_path))
+    (tmp_path / "score").mkdir()
+    (tmp_path / "score" / "score.py").write_text("def init():\n    pass\n")
+    green = {
+        "model": "azureml:clf:1",
+        "environment": "azureml:AzureML-sklearn-1.5@latest",
+        "code_configuration": {"code": "score", "scoring_script": "score.py"},
+        "instance_type": "Standard_DS3_v2",
+    }
+    deployments.create(ctx, Desired("online_deployment", "score-ep/green", green, tmp_path, content={}))
+    az.set_scorer("score-ep", lambda body: {"echo": body.decode(), "by": "green"}, deployment="green")
+    answer = endpoints.invoke(ctx, ep, "green", b'{"data": [1]}')
+    assert json.loads(answer) == {"echo": '{"data": [1]}', "by": "green"}
+    keys = endpoints.credentials(ctx, ep)
+    stored = az.resource(f"{az.workspace_id}/onlineEndpoints/score-ep")
+    assert stored is not None and sorted(keys) == ["primary_key", "secondary_key"]
+    assert all(key not in str(stored) for key in keys.values())  # keys are not in the endpoint as read
+    with pytest.raises(ProviderError) as refused:
+        endpoints.invoke(ctx, ep, "nope", b"{}")
+    assert "online endpoint 'score-ep', deployment 'nope': scoring answered HTTP 404" in str(refused.value)
 
     owned = data.find_owned(ctx, "eval", "op1")
     assert owned is not None and owned.version == "1"
