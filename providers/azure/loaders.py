@@ -7,17 +7,15 @@ Lives in providers/ because it imports the Azure SDK (lazily: it is slow); the e
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import logging
 import re
-import warnings
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
+from mlplan.providers.azure.kinds.common import quiet_sdk
 from mlplan.providers.base import Problem
 
 _LOADERS = {
@@ -41,7 +39,7 @@ def loader_problems(kind: str, path: Path, spec: dict[str, Any]) -> list[Problem
     sink = io.StringIO()
     try:
         # the SDK prints notices (experimental classes, progress) on import and load: keep them quiet
-        with redirect_stdout(sink), redirect_stderr(sink), _quiet_logging():
+        with redirect_stdout(sink), redirect_stderr(sink), quiet_sdk():
             import azure.ai.ml as aml
 
             loader: Any = getattr(aml, loader_name)
@@ -123,15 +121,3 @@ def _prose(text: str) -> str:
     """The message on one line, without the SDK's closing advice paragraphs (never cut inside a sentence)."""
     paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip() and not p.strip().startswith(_ADVICE)]
     return re.sub(r"\s+", " ", " ".join(paragraphs)).strip()
-
-
-@contextlib.contextmanager
-def _quiet_logging() -> Iterator[None]:
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logging.disable(previous)
