@@ -300,7 +300,11 @@ class Applier:
         if change.desired is not None and change.desired.produced:  # what a job produced is only known now
             expected = {k: v for k, v in expected.items() if k not in rt.produced_fields}
             actual = {k: v for k, v in actual.items() if k not in rt.produced_fields}
-        diffs = field_changes(expected, actual, frozenset(rt.sensitive_fields))
+        diffs = [
+            d
+            for d in field_changes(expected, actual, frozenset(rt.sensitive_fields))
+            if not rt.left_to_service(d.path, expected)
+        ]
         if diffs:
             raise ProviderError(
                 f"the {self.provider.name} provider's result does not match the plan: {reason_for(diffs, 5)}",

@@ -184,6 +184,9 @@ class ResourceType(ABC):
     # Attributes only known once the resource exists, when it is produced by another (a model a job
     # registers): not compared before it exists.
     produced_fields: frozenset[str] = frozenset()
+    # Optional attributes the service fills when the configuration leaves them out (Terraform's Optional +
+    # Computed: a compute's region is the workspace's): a desired None accepts whatever the service chose.
+    computed_fields: frozenset[str] = frozenset()
     # > 0: refresh reads this kind with read_many, up to this many ids a call (one list call instead
     # of one request per resource, for APIs that throttle); 0: one read per resource.
     read_batch: int = 0
@@ -204,10 +207,19 @@ class ResourceType(ABC):
     def diff(self, desired: dict[str, Any], observed: dict[str, Any]) -> Diff:
         """How ``observed`` attributes differ from ``desired`` ones (both as ``desired_attributes`` and
         ``read`` report them), and which changed fields cannot change in place."""
-        changes = field_changes(observed, desired, self.sensitive_fields)
+        changes = [
+            c
+            for c in field_changes(observed, desired, self.sensitive_fields)
+            if not self.left_to_service(c.path, desired)
+        ]
         tops = {c.path.split(".")[0] for c in changes}
         replaces = tops - self.mutable_fields if self.mutable_fields else tops & self.immutable_fields
         return Diff(tuple(changes), frozenset(replaces))
+
+    def left_to_service(self, path: str, desired: Mapping[str, Any]) -> bool:
+        """Whether the field at ``path`` is a computed field the configuration left out (see ``computed_fields``)."""
+        top = path.split(".")[0]
+        return top in self.computed_fields and desired.get(top) is None
 
     @abstractmethod
     def desired_attributes(self, desired: Desired) -> dict[str, Any]:

@@ -31,6 +31,7 @@ class ComputeType(ResourceType):
         {"type", "size", "location", "tier", "subnet", "ssh_settings", "ssh_public_access_enabled", "identity"}
     )
     sensitive_fields = frozenset({"ssh_settings"})
+    computed_fields = frozenset({"location"})  # left out of the file and of mlplan.yaml: the workspace's region
     secret_paths = ("ssh_settings.admin_password",)
     read_batch = 500
 

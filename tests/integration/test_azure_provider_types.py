@@ -90,3 +90,21 @@ def test_mark_fetch_lookup_and_find_owned(tmp_path: Path, loopback_azure_storage
     owned = data.find_owned(ctx, "eval", "op1")
     assert owned is not None and owned.version == "1"
     assert data.find_owned(ctx, "eval", "another") is None
+
+
+def test_a_cluster_without_a_location_is_made_in_the_workspaces_region_and_then_no_change(
+    tmp_path: Path, loopback_azure: LoopbackAzure
+) -> None:
+    az = loopback_azure
+    ctx = context(tmp_path, az)
+    del ctx.workspace["location"]  # mlplan.yaml leaves it out, and so does the file
+    provider = AzureProvider()
+    provider.bind(ctx)
+    computes = provider.resource_type("compute")
+    assert computes is not None
+    desired = Desired("compute", "cpu", {"type": "amlcompute", "size": "Standard_DS3_v2", "max_instances": 1}, tmp_path)
+    made = computes.create(ctx, desired)
+    assert made.attributes["location"] == az.location  # azure-ai-ml asked the workspace
+    assert not computes.diff(computes.desired_attributes(desired), made.attributes).changed
+    elsewhere = Desired("compute", "cpu", {**desired.spec, "location": "eastus"}, tmp_path)
+    assert computes.diff(computes.desired_attributes(elsewhere), made.attributes).replaces == {"location"}

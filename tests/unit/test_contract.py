@@ -113,6 +113,22 @@ def test_apply_refuses_to_do_what_the_plan_did_not_show(h: Harness) -> None:
     assert "compute.cpu" not in h.state().resources
 
 
+def test_a_field_left_to_the_service_accepts_its_value_and_an_explicit_one_is_still_compared(h: Harness) -> None:
+    cpu = h.provider.type("compute")
+    cpu.computed_fields = frozenset({"location"})
+    h.provider.tamper["cpu"] = {"location": "westeurope"}  # the service puts it in the workspace's region
+    h.write({"res/cpu.yml": compute(max_instances=2)})
+    h.apply_ok()
+    assert h.state().resources["compute.cpu"].attributes["location"] == "westeurope"
+    assert set(actions(h.plan()).values()) == {Action.NO_OP}  # not "location: westeurope -> null"
+
+    h.write({"res/cpu.yml": compute(max_instances=2, location="eastus")})  # written: compared, immutable
+    assert actions(h.plan())["compute.cpu"] is Action.REPLACE
+    cpu.computed_fields = frozenset()
+    h.write({"res/cpu.yml": compute(max_instances=2)})
+    assert actions(h.plan())["compute.cpu"] is not Action.NO_OP  # without the flag the service's value is drift
+
+
 def test_a_plan_writes_nothing_and_shows_what_apply_will_settle(h: Harness) -> None:
     h.write({"res/cpu.yml": compute(), "res/iris.yml": data()})
     h.provider.lose_response.add(("create", "cpu"))
