@@ -1,16 +1,17 @@
-"""Compute clusters (``amlcompute``) on Azure ML: ``computes/<name>``, created, scaled and deleted through
-long-running operations; refresh reads all of a workspace's computes with one paged list."""
+"""Compute clusters (``amlcompute``) and compute instances on Azure ML: ``computes/<name>``, created, scaled and
+deleted through long-running operations; refresh reads all of a workspace's computes with one paged list."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from mlplan.providers.azure.clients import calling
 from mlplan.providers.azure.connection import Connection
 from mlplan.providers.azure.kinds.common import quiet_sdk, reserved_problems
-from mlplan.providers.azure.kinds.compute import ComputeMap
-from mlplan.providers.base import Context, Desired, Observed, Problem, ResourceType
+from mlplan.providers.azure.kinds.compute import TYPES, ComputeMap
+from mlplan.providers.base import Context, Desired, Diff, Observed, Problem, ResourceType
 
 POLL_S = 1.0
 
@@ -41,15 +42,23 @@ class ComputeType(ResourceType):
 
     def validate(self, desired: Desired) -> list[Problem]:
         ctype = self.map.compute_type(desired)
-        if ctype != "amlcompute":
+        if ctype not in TYPES:
             return [
                 Problem(
                     ("type",),
-                    f"compute type {ctype!r} is not supported by the azure provider yet (amlcompute is)",
+                    f"compute type {ctype!r} is not supported by the azure provider yet ({' and '.join(TYPES)} are)",
                     "manage this compute outside mlplan for now, or use type: amlcompute",
                 )
             ]
         return reserved_problems(desired.spec)
+
+    def diff(self, desired: dict[str, Any], observed: dict[str, Any]) -> Diff:
+        """A cluster scales, and changes its description and tags, in place; a compute instance cannot be changed
+        once made (Azure refuses a PUT on an existing instance): any change replaces it."""
+        diff = super().diff(desired, observed)
+        if desired.get("type") != "computeinstance":
+            return diff
+        return replace(diff, replaces=frozenset(c.path.split(".")[0] for c in diff.changes))
 
     def desired_attributes(self, desired: Desired) -> dict[str, Any]:
         out: dict[str, Any] = self.map.desired_attributes(desired, self.conn.ws())

@@ -108,3 +108,27 @@ def test_a_cluster_without_a_location_is_made_in_the_workspaces_region_and_then_
     assert not computes.diff(computes.desired_attributes(desired), made.attributes).changed
     elsewhere = Desired("compute", "cpu", {**desired.spec, "location": "eastus"}, tmp_path)
     assert computes.diff(computes.desired_attributes(elsewhere), made.attributes).replaces == {"location"}
+
+
+def test_a_compute_instance_is_made_reads_back_unchanged_and_any_change_replaces_it(
+    tmp_path: Path, loopback_azure: LoopbackAzure
+) -> None:
+    ctx = context(tmp_path, loopback_azure)
+    provider = AzureProvider()
+    provider.bind(ctx)
+    computes = provider.resource_type("compute")
+    assert computes is not None
+    spec = {"type": "computeinstance", "size": "Standard_DS3_v2", "idle_time_before_shutdown_minutes": 60}
+    desired = Desired("compute", "nb-alice", spec, tmp_path)
+    assert computes.validate(desired) == []
+    made = computes.create(ctx, desired)
+    assert made.attributes["type"] == "computeinstance"
+    assert not computes.diff(computes.desired_attributes(desired), made.attributes).changed
+    [seen] = computes.read_many(ctx, ["computes/nb-alice"])
+    assert seen is not None and seen.attributes == made.attributes
+    bigger = Desired("compute", "nb-alice", {**spec, "size": "Standard_DS4_v2"}, tmp_path)
+    retagged = Desired("compute", "nb-alice", {**spec, "tags": {"owner": "alice"}}, tmp_path)
+    assert computes.diff(computes.desired_attributes(bigger), made.attributes).replaces == {"size"}
+    assert computes.diff(computes.desired_attributes(retagged), made.attributes).replaces == {"tags"}
+    computes.delete(ctx, made)
+    assert computes.read(ctx, "computes/nb-alice") is None
