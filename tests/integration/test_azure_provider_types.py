@@ -87,6 +87,24 @@ def test_mark_fetch_lookup_and_find_owned(tmp_path: Path, loopback_azure_storage
         endpoints.invoke(ctx, ep, "nope", b"{}")
     assert "online endpoint 'score-ep', deployment 'nope': scoring answered HTTP 404" in str(refused.value)
 
+    # the split, live and mirrored: green serves all, blue (0 %) gets a 10 % copy; read back as set
+    deployments.create(ctx, Desired("online_deployment", "score-ep/blue", green, tmp_path, content={}))
+    traffic = provider.resource_type("traffic")
+    assert traffic is not None
+    split = Desired("traffic", "score-ep", {"traffic": {"green": 100}, "mirror_traffic": {"blue": 10}}, tmp_path)
+    made_split = traffic.create(ctx, split)
+    assert made_split.attributes == {"traffic": {"green": 100}, "mirror_traffic": {"blue": 10}}
+    assert not traffic.diff(traffic.desired_attributes(split), made_split.attributes).changed
+    stored = az.resource(f"{az.workspace_id}/onlineEndpoints/score-ep")
+    assert stored is not None and stored["properties"]["mirrorTraffic"] == {"blue": 10}
+    too_much = Desired("traffic", "score-ep", {"traffic": {"green": 100}, "mirror_traffic": {"blue": 60}}, tmp_path)
+    with pytest.raises(ProviderError) as refused:
+        traffic.create(ctx, too_much)
+    assert "the traffic of online endpoint 'score-ep'" in str(refused.value)
+    traffic.delete(ctx, made_split)
+    cleared = traffic.read(ctx, "onlineEndpoints/score-ep/traffic")
+    assert cleared is not None and cleared.attributes == {"traffic": {}, "mirror_traffic": {}}
+
     owned = data.find_owned(ctx, "eval", "op1")
     assert owned is not None and owned.version == "1"
     assert data.find_owned(ctx, "eval", "another") is None
