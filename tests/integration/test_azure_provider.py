@@ -119,6 +119,20 @@ def test_apply_replan_new_version_drift_throttling_and_destroy(
     compute = az.resource(f"{ws}/computes/cpu")
     assert compute is not None and compute["properties"]["properties"]["scaleSettings"]["maxNodeCount"] == 2
 
+    # the endpoint's keys: fetched live on explicit request only, never in state or in what apply printed
+    keys = az.az.store.meta_of(f"{ws}/onlineEndpoints/churn-ep")["keys"]
+    code, hidden = mlplan(root, "output", "--json")
+    assert code == 0 and keys["primaryKey"] not in hidden, hidden
+    code, shown = mlplan(root, "output", "--json", "--show-sensitive")
+    assert code == 0, shown
+    assert json.loads(shown)["resources"]["online_endpoint.churn-ep"]["keys"] == {
+        "primary_key": keys["primaryKey"],
+        "secondary_key": keys["secondaryKey"],
+    }, shown
+    for path in (root / ".mlplan").rglob("*"):
+        assert not path.is_file() or keys["primaryKey"] not in path.read_text(errors="replace"), path
+    assert keys["primaryKey"] not in out
+
     az.clear_calls()
     code, out = mlplan(root, "plan", "--detailed-exitcode")
     assert code == 0, out  # the workspace is what the configuration says: nothing to do
