@@ -69,11 +69,11 @@ class AzureProvider(Provider):
         self.conn = Connection()
         built: list[ResourceType] = [
             DataType(self.conn),
-            EnvironmentType(self.conn),
-            ModelType(self.conn),
+            environments := EnvironmentType(self.conn),
+            models := ModelType(self.conn),
             ComputeType(self.conn),
             endpoints := OnlineEndpointType(self.conn),
-            OnlineDeploymentType(self.conn),
+            OnlineDeploymentType(self.conn, {"model": models, "environment": environments}),
             TrafficType(self.conn, endpoints),
         ]
         self._types: dict[str, ResourceType] = {kind: _NotYetType(kind) for kind in KINDS}

@@ -5,16 +5,19 @@ all of a workspace's endpoints with one paged list; their deployments (one list 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mlplan.core.errors import ProviderError
 from mlplan.providers.azure.clients import calling
 from mlplan.providers.azure.compute import wait_for
 from mlplan.providers.azure.connection import Connection, in_parallel
-from mlplan.providers.azure.kinds.common import quiet_sdk, reserved_problems
+from mlplan.providers.azure.kinds.common import inline_digest, quiet_sdk, reserved_problems
 from mlplan.providers.azure.kinds.endpoints import OnlineDeploymentMap, OnlineEndpointMap, TrafficMap
-from mlplan.providers.base import Context, Desired, Observed, Problem, ResourceType
+from mlplan.providers.base import OWNERSHIP_TAGS, Context, Desired, Observed, Problem, ResourceType
+
+# the name an inline model or environment is registered under, before its content digest (as the local provider)
+ANONYMOUS_PREFIX = "anonymous-"
 
 
 class OnlineEndpointType(ResourceType):
@@ -140,16 +143,18 @@ class OnlineEndpointType(ResourceType):
 
 class OnlineDeploymentType(ResourceType):
     """Managed online deployments (``onlineEndpoints/<endpoint>/deployments/<name>``) of registered models and
-    environments; local code is uploaded by azure-ai-ml. Refresh lists the deployments of each endpoint once."""
+    environments, or of inline ones (registered first as anonymous versions, as Azure ML does); local code is
+    uploaded by azure-ai-ml. Refresh lists the deployments of each endpoint once."""
 
     kind = "online_deployment"
     id_format = "onlineEndpoints/<endpoint>/deployments/<name>"
     output_fields = frozenset({"arm_id", "provisioning_state"})
     read_batch = 500
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, assets: Mapping[str, ResourceType]) -> None:
         self.conn = conn
         self.map = OnlineDeploymentMap()
+        self.assets = assets  # "model" / "environment" -> the type an inline one is registered with
 
     def validate(self, desired: Desired) -> list[Problem]:
         problems = reserved_problems(desired.spec)
@@ -157,16 +162,36 @@ class OnlineDeploymentType(ResourceType):
             problems.append(
                 Problem(("type",), f"{desired.subtype} deployments are not supported by the azure provider yet", None)
             )
-        for field in ("model", "environment"):
-            if isinstance(desired.spec.get(field), dict):
-                problems.append(
-                    Problem(
-                        (field,),
-                        f"{field}: an inline {field} is not supported by the azure provider yet",
-                        f"register it as its own {field} resource and refer to it (azureml:<name>:<version>)",
-                    )
-                )
         return problems
+
+    def _register_inline(self, ctx: Context, desired: Desired) -> dict[str, str]:
+        """Register the deployment's inline model and environment, each once per content, as an anonymous version
+        (``anonymous-<digest>:1``, carrying the ownership tags); their references, to PUT instead."""
+        refs: dict[str, str] = {}
+        for field, rt in self.assets.items():
+            inline = desired.spec.get(field)
+            if not isinstance(inline, dict):
+                continue
+            name = ANONYMOUS_PREFIX + inline_digest(desired, field)[:16]
+            refs[field] = f"azureml:{name}:1"
+            found = rt.lookup(ctx, name, "1")
+            if found is not None and not found.archived:
+                continue  # the same content is registered already
+            prefix = field + "."
+            rt.create(
+                ctx,
+                Desired(
+                    kind=field,
+                    name=name,
+                    spec={k: v for k, v in inline.items() if k not in ("name", "version")},
+                    base_dir=desired.base_dir,
+                    version="1",
+                    content={k.removeprefix(prefix): v for k, v in desired.content.items() if k.startswith(prefix)},
+                    tags={k: v for k, v in desired.tags.items() if k in OWNERSHIP_TAGS},
+                    project=desired.project,
+                ),
+            )
+        return refs
 
     def desired_attributes(self, desired: Desired) -> dict[str, Any]:
         out: dict[str, Any] = self.map.desired_attributes(desired, self.conn.ws())
@@ -221,7 +246,7 @@ class OnlineDeploymentType(ResourceType):
         endpoint, name = self.map.names(desired)
         what = f"online deployment '{endpoint}/{name}'"
         ml = self.conn.ml(ctx)
-        entity = self.map.to_entity(desired, self.conn.ws())
+        entity = self.map.to_entity(desired, self.conn.ws(), self._register_inline(ctx, desired))
         with calling("online_deployments.begin_create_or_update", what), quiet_sdk():
             wait_for(ctx, ml.online_deployments.begin_create_or_update(entity), f"deploying {what}")
         made = self.read(ctx, f"onlineEndpoints/{endpoint}/deployments/{name}")

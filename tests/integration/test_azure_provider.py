@@ -184,3 +184,56 @@ def test_apply_replan_new_version_drift_throttling_and_destroy(
     assert az.resource(f"{ws}/data/iris/versions/2") is not None
     code, out = mlplan(root, "plan", "--detailed-exitcode")
     assert code == 0, out
+
+
+def test_a_deployment_with_an_inline_model_and_environment_registers_them_once_per_content(
+    tmp_path: Path, loopback_azure_storage: LoopbackAzure
+) -> None:
+    """Microsoft's own sample shape (azureml-examples blue-deployment.yml): the model and the environment written
+    in the deployment. Each is registered as an anonymous version named after its content, as Azure ML does."""
+    az = loopback_azure_storage
+    root = azure_project(tmp_path / "proj", az)
+    ws = az.workspace_id
+    for name in ("data.yml", "env.yml", "model.yml", "compute.yml"):
+        (root / "res" / name).unlink()
+    write(
+        root,
+        {
+            "res/blue.yml": """
+            $schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json
+            name: blue
+            endpoint_name: churn-ep
+            model: {path: ../files/model}
+            environment: {image: "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04", conda_file: ../files/conda.yml}
+            code_configuration: {code: ../files/score, scoring_script: score.py}
+            instance_type: Standard_DS3_v2
+            instance_count: 1
+            """
+        },
+    )
+    code, out = mlplan(root, "apply", "--auto-approve")
+    assert code == 0, out
+
+    def anonymous(folder: str) -> list[str]:
+        return sorted(
+            n for n in (b["name"] for b in az.az.store.children(f"{ws}/{folder}")) if n.startswith("anonymous-")
+        )
+
+    [model], [env] = anonymous("models"), anonymous("environments")
+    blue = az.resource(f"{ws}/onlineEndpoints/churn-ep/deployments/blue")
+    assert blue is not None, out
+    assert blue["properties"]["model"].endswith(f"/models/{model}/versions/1"), blue
+    assert blue["properties"]["environmentId"].endswith(f"/environments/{env}/versions/1"), blue
+    code, out = mlplan(root, "plan", "--detailed-exitcode")
+    assert code == 0, out  # the inline model and environment compare as what was registered from them
+
+    (root / "files/model/model.pkl").write_text("weights-2\n")  # new content: a second anonymous model
+    code, out = mlplan(root, "plan", "--detailed-exitcode")
+    assert code == 2 and "online_deployment.churn-ep/blue" in out, out
+    code, out = mlplan(root, "apply", "--auto-approve")
+    assert code == 0, out
+    assert len(anonymous("models")) == 2 and anonymous("environments") == [env], out
+    blue = az.resource(f"{ws}/onlineEndpoints/churn-ep/deployments/blue")
+    assert blue is not None and f"/models/{model}/" not in blue["properties"]["model"], blue
+    code, out = mlplan(root, "plan", "--detailed-exitcode")
+    assert code == 0, out
