@@ -24,7 +24,7 @@ import hashlib
 import importlib.util
 import inspect
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +43,8 @@ Invoke = Callable[[str, bytes, str], bytes]  # (deployment, body, content_type) 
 
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_CONCURRENCY = 4
+# Azure ML's default request_settings.max_concurrent_requests_per_instance: more requests at once answer 429
+AZURE_CONCURRENT_PER_INSTANCE = 1
 SHOWN = 200  # characters of an unreadable answer shown in the error
 
 
@@ -313,6 +315,19 @@ def _checked(found: list[Any], deployment: str, body: bytes, expected: int) -> l
 
 
 # -- scoring --------------------------------------------------------------------------------------------
+def capacity(deployment: Mapping[str, Any]) -> int:
+    """How many scoring requests a deployment takes at once, as its file declares it (``instance_count`` times
+    ``request_settings.max_concurrent_requests_per_instance``, Azure's defaults 1 and 1), at most
+    ``DEFAULT_CONCURRENCY``: an evaluation never sends a serving champion more than it is sized for."""
+    settings = deployment.get("request_settings")
+    per_instance = settings.get("max_concurrent_requests_per_instance") if isinstance(settings, Mapping) else None
+    try:
+        total = int(deployment.get("instance_count") or 1) * int(per_instance or AZURE_CONCURRENT_PER_INSTANCE)
+    except (TypeError, ValueError):
+        total = 1
+    return max(1, min(DEFAULT_CONCURRENCY, total))
+
+
 def score(
     invoke: Invoke,
     deployment: str,

@@ -336,6 +336,7 @@ class Evaluation:
             table,
             fmt,
             batch_size=int(spec.get("batch_size") or scoring.DEFAULT_BATCH_SIZE),
+            concurrency=scoring.capacity(spec["challenger"]),  # the champion's size: the challenger copies it
             progress=lambda done, total: self.log(f"{deployment}: {done}/{total} rows") if done == total else None,
             cancelled=self.a.ctx.cancelled.is_set,
         )

@@ -212,3 +212,31 @@ def test_while_no_version_is_promoted_the_deployments_wait_and_nothing_is_create
     new_weights(ph, "w2\n")  # a version good enough: promoted, and served
     ph.apply_ok()
     assert served(ph) == "azureml:clf:2"
+
+
+@pytest.mark.parametrize(("sized", "most"), [({}, 1), ({"instance_count": 2}, 2)])
+def test_an_evaluation_sends_no_more_requests_at_once_than_the_deployment_is_sized_for(
+    ph: Harness, sized: dict[str, Any], most: int
+) -> None:
+    """Azure answers 429 beyond instance_count x max_concurrent_requests_per_instance (default 1 x 1), and the
+    champion is serving live traffic meanwhile."""
+    import threading
+    import time
+
+    lock, active, peak = threading.Lock(), [0], [0]
+
+    def slow(rows: list[Any]) -> list[int]:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.02)
+        with lock:
+            active[0] -= 1
+        return decent(rows)
+
+    ph.write({"res/blue.yml": deployment(model="azureml:clf@latest", **sized)})
+    ph.provider.predict["1"] = slow
+    ph.write({"mlplan.yaml": PROJECT + POLICY + "    batch_size: 5\n"})  # 8 requests
+    ph.apply_ok()
+    assert served(ph) == "azureml:clf:1"
+    assert peak[0] == most, peak

@@ -323,3 +323,19 @@ def test_cancellation_is_checked_between_batches() -> None:
 def test_a_batch_size_or_concurrency_below_one_is_refused() -> None:
     with pytest.raises(ScoringError, match="at least 1"):
         score(Echo(), "blue", table_of(3), scoring.DefaultFormat(), batch_size=0)
+
+
+@pytest.mark.parametrize(
+    ("deployment", "expected"),
+    [
+        ({}, 1),  # Azure's defaults: one instance, one request at a time (more answer 429)
+        ({"instance_count": 3}, 3),
+        ({"instance_count": 2, "request_settings": {"max_concurrent_requests_per_instance": 2}}, 4),
+        ({"instance_count": 10, "request_settings": {"max_concurrent_requests_per_instance": 5}}, 4),  # capped
+        ({"instance_count": "${var.n}"}, 1),  # not a number (a value the provider check refuses anyway)
+    ],
+)
+def test_an_evaluation_sends_a_deployment_no_more_requests_at_once_than_it_is_sized_for(
+    deployment: dict[str, object], expected: int
+) -> None:
+    assert scoring.capacity(deployment) == expected
