@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from mlplan.core.faults import crashpoint
 from mlplan.providers.azure.clients import calling
 from mlplan.providers.azure.connection import Connection
 from mlplan.providers.azure.kinds.common import quiet_sdk, reserved_problems
@@ -18,6 +19,7 @@ POLL_S = 1.0
 
 def wait_for(ctx: Context, poller: Any, what: str) -> Any:
     """The result of a long-running operation, checking for cancellation between polls."""
+    crashpoint("mid_operation")  # the operation runs on Azure, its result is not known here yet
     while not poller.done():
         ctx.check_cancelled(what)
         poller.wait(POLL_S)

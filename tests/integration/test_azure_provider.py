@@ -299,3 +299,28 @@ def test_promotion_on_azure_evaluates_through_the_endpoint_and_gates_the_deploym
         ("promoted", "azureml:clf:2"),
         ("kept", "azureml:clf:2"),
     ], history
+
+
+@pytest.mark.parametrize("crash", ["mid_operation:2", "before_end:4"])
+def test_an_apply_killed_mid_operation_is_reconciled_without_a_duplicate(
+    tmp_path: Path, loopback_azure_storage: LoopbackAzure, crash: str
+) -> None:
+    """kill -9 while an Azure long-running operation runs (``mid_operation``: its result unknown) or once it is
+    done but not yet journalled (``before_end``): the next plan shows the interrupted operation, and the next apply
+    adopts what carries its ownership tags; nothing is made twice."""
+    az = loopback_azure_storage
+    root = azure_project(tmp_path / "proj", az)
+    ws = az.workspace_id
+    r = run_mlplan("-C", str(root), "-e", "dev", "apply", "--auto-approve", env={"MLPLAN_CRASHPOINT": crash})
+    assert r.code == -9, r.text
+    code, out = mlplan(root, "plan")
+    assert code == 0 and "interrupted" in out, out
+    az.clear_calls()
+    code, out = mlplan(root, "apply", "--auto-approve")
+    assert code == 0, out
+    code, out = mlplan(root, "plan", "--detailed-exitcode")
+    assert code == 0, out
+    for folder in ("data/iris", "environments/sk", "models/clf"):
+        versions = az.az.store.children(f"{ws}/{folder}/versions")
+        assert [v["name"] for v in versions] == ["1"], (folder, out)
+    assert len(az.az.store.children(f"{ws}/onlineEndpoints/churn-ep/deployments")) == 1
