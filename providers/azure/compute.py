@@ -3,6 +3,7 @@ deleted through long-running operations; refresh reads all of a workspace's comp
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -15,14 +16,23 @@ from mlplan.providers.azure.kinds.compute import TYPES, ComputeMap
 from mlplan.providers.base import Context, Desired, Diff, Observed, Problem, ResourceType
 
 POLL_S = 1.0
+PROGRESS_EVERY_S = 30.0  # a long-running operation still running says so this often (a deployment takes minutes)
 
 
 def wait_for(ctx: Context, poller: Any, what: str) -> Any:
-    """The result of a long-running operation, checking for cancellation between polls."""
+    """The result of a long-running operation, checking for cancellation between polls and saying, every
+    ``PROGRESS_EVERY_S``, that it still runs and what Azure reports of it."""
     crashpoint("mid_operation")  # the operation runs on Azure, its result is not known here yet
+    started = time.monotonic()
+    next_note = started + PROGRESS_EVERY_S
     while not poller.done():
         ctx.check_cancelled(what)
         poller.wait(POLL_S)
+        now = time.monotonic()
+        if now >= next_note and not poller.done():
+            elapsed = int(now - started)
+            ctx.log(f"still {what}: {elapsed // 60}m{elapsed % 60:02d}s so far, Azure reports {poller.status()}")
+            next_note = now + PROGRESS_EVERY_S
     return poller.result()
 
 

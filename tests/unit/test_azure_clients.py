@@ -508,3 +508,42 @@ def test_no_azure_sdk_is_imported_until_the_provider_calls_azure() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_long_running_operation_says_it_still_runs_and_what_azure_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """azure-core's own LROPoller, with a polling method that takes a few polls: progress lines while it runs,
+    the result at the end."""
+    from azure.core.polling import LROPoller, PollingMethod
+
+    from mlplan.providers.azure import compute
+
+    class Slow(PollingMethod[str]):
+        def __init__(self) -> None:
+            self.polls = 0
+
+        def initialize(self, client: Any, initial_response: Any, deserialization_callback: Any) -> None:
+            return None
+
+        def run(self) -> None:
+            while self.polls < 3:
+                time.sleep(0.05)
+                self.polls += 1
+
+        def status(self) -> str:
+            return "Succeeded" if self.polls >= 3 else "InProgress"
+
+        def finished(self) -> bool:
+            return self.polls >= 3
+
+        def resource(self) -> str:
+            return "made"
+
+    monkeypatch.setattr(compute, "POLL_S", 0.02)
+    monkeypatch.setattr(compute, "PROGRESS_EVERY_S", 0.0)
+    lines: list[str] = []
+    ctx = Context("p", "dev", Path("."), {}, log=lines.append)
+    poller: LROPoller[str] = LROPoller(None, None, lambda r: r, Slow())
+    assert compute.wait_for(ctx, poller, "creating compute 'cpu'") == "made"
+    assert lines and all(
+        line.startswith("still creating compute 'cpu': 0m00s so far, Azure reports InProgress") for line in lines
+    ), lines
