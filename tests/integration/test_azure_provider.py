@@ -324,3 +324,30 @@ def test_an_apply_killed_mid_operation_is_reconciled_without_a_duplicate(
         versions = az.az.store.children(f"{ws}/{folder}/versions")
         assert [v["name"] for v in versions] == ["1"], (folder, out)
     assert len(az.az.store.children(f"{ws}/onlineEndpoints/churn-ep/deployments")) == 1
+
+
+def test_import_adopts_what_the_workspace_has_and_a_wrong_id_shows_the_shape(
+    tmp_path: Path, loopback_azure_storage: LoopbackAzure
+) -> None:
+    az = loopback_azure_storage
+    root = azure_project(tmp_path / "proj", az)
+    for name in ("data.yml", "model.yml", "endpoint.yml", "blue.yml"):
+        (root / "res" / name).unlink()
+    code, out = mlplan(root, "apply", "--auto-approve")
+    assert code == 0, out
+    code, out = mlplan(root, "state", "rm", "compute.cpu", "environment.sk")  # as if made with az ml
+    assert code == 0, out
+    code, out = mlplan(root, "import", "compute.cpu", "computes/cpu")
+    assert code == 0, out
+    code, out = mlplan(root, "import", "environment.sk", "environments/sk/versions/1")
+    assert code == 0, out
+    az.clear_calls()
+    code, out = mlplan(root, "plan", "--detailed-exitcode")
+    assert code == 0, out  # adopted as they are: nothing to change
+    assert not [c for c in az.calls if c.method in ("PUT", "PATCH", "DELETE", "POST") and "/workspaces/" in c.path]
+    code, out = mlplan(root, "state", "rm", "compute.cpu")
+    assert code == 0, out
+    code, out = mlplan(root, "import", "compute.cpu", "cpu")
+    assert code != 0 and "computes/<name>" in out, out
+    code, out = mlplan(root, "import", "compute.cpu", "computes/nope")
+    assert code != 0 and "computes/nope" in out, out
