@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from mlplan.core.errors import LockError, StateError
+from mlplan.core.errors import LockError, MlplanError, StateError
 from mlplan.state.backend import Backend
 from mlplan.state.base import (
     JournalSink,
@@ -171,8 +171,13 @@ class AzureBlobBackend(Backend):
         return self._journal, self._backup, self._state
 
     def _fail(self, action: str, exc: Exception) -> NoReturn:
-        from azure.core.exceptions import ResourceNotFoundError
+        from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
 
+        if isinstance(exc, MlplanError):  # a credential that cannot be made says what is missing itself
+            raise exc
+        if isinstance(exc, ClientAuthenticationError) and not getattr(exc, "status_code", None):
+            # azure-identity's own message: which credentials it tried and why each failed, no secret
+            raise StateError(f"cannot {action} {self.describe()}: signing in failed: {exc.message}") from None
         if isinstance(exc, ResourceNotFoundError) and getattr(exc, "error_code", None) == "ContainerNotFound":
             raise StateError(
                 f"cannot {action} {self.describe()}: the container {self.container!r} does not exist in"
@@ -433,7 +438,24 @@ def service_client(settings: Mapping[str, Any], environ: Mapping[str, str] | Non
     factory = settings.get("credential_factory")
     if not callable(factory):
         raise StateError(f"state backend 'azureblob': credential {kind} needs an azure-identity credential factory")
-    return BlobServiceClient(account_url, credential=factory(kind), **options)
+    return BlobServiceClient(account_url, credential=_LazyCredential(factory, kind), **options)
+
+
+class _LazyCredential:
+    """An azure-identity credential made on the first token asked for: opening the backend (``validate`` does)
+    costs nothing, and a credential that cannot be made is reported when the state is first used."""
+
+    def __init__(self, factory: CredentialFactory, kind: str) -> None:
+        self._factory = factory
+        self._kind = kind
+        self._made: Any = None
+        self._mutex = threading.Lock()
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        with self._mutex:
+            if self._made is None:
+                self._made = self._factory(self._kind)
+        return self._made.get_token(*scopes, **kwargs)
 
 
 # -- the lock information, in the state blob's metadata --------------------------------------------
