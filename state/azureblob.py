@@ -61,8 +61,8 @@ DEFAULT_LEASE_SECONDS = 60
 LOCK_METADATA = "mlplanlock"  # metadata names are C# identifiers; Azure lower-cases them
 POLL_SECONDS = 1.0  # between tries of acquire with a timeout
 MAX_APPEND = 4 * 1024 * 1024  # the largest Append Block every service version takes
-# bounded retries of a failed request (connection errors, 408/429/5xx): 3 more tries, 0.5 s, 1.5 s, 4.5 s apart
-RETRY = {"initial_backoff": 0.5, "increment_base": 3, "retry_total": 3, "random_jitter_range": 1}
+# bounded retries of a failed request (connection errors, 408/429/5xx): 3 more tries, about 1 s, 3 s, 5 s apart
+RETRY_TOTAL, RETRY_BACKOFF, RETRY_BASE = 3, 1, 2
 TIMEOUTS = {"connection_timeout": 10, "read_timeout": 60}
 
 CredentialFactory = Callable[[str], Any]
@@ -237,10 +237,16 @@ class AzureBlobBackend(Backend):
             previous = self._state.download_blob().readall()
             json_type = ContentSettings(content_type="application/json")
             # the previous snapshot first: a crash between the two leaves it twice, never nowhere
-            self._backup.upload_blob(previous, overwrite=True, lease=lock.id, content_settings=json_type)
+            self._backup.upload_blob(
+                previous, overwrite=True, lease=_lease(self._backup, lock), content_settings=json_type
+            )
             # one Put Blob replaces the whole blob, atomically; it replaces the metadata too, so the lock's goes along
             self._state.upload_blob(
-                data, overwrite=True, lease=lock.id, metadata=_lock_metadata(lock), content_settings=json_type
+                data,
+                overwrite=True,
+                lease=_lease(self._state, lock),
+                metadata=_lock_metadata(lock),
+                content_settings=json_type,
             )
 
     def open_journal(self, lock: LockInfo) -> JournalSink:
@@ -387,6 +393,13 @@ class AzureBlobBackend(Backend):
             self._stop_renewing()
 
 
+def _lease(blob: BlobClient, lock: LockInfo) -> Any:
+    """The lease ``lock`` names on ``blob`` (its id is the lock's), as the SDK's upload takes it."""
+    from azure.storage.blob import BlobLeaseClient
+
+    return BlobLeaseClient(blob, lock.id)
+
+
 # -- settings --------------------------------------------------------------------------------------
 def _name(settings: Mapping[str, Any], key: str) -> str:
     value = settings.get(key)
@@ -408,7 +421,10 @@ def service_client(settings: Mapping[str, Any], environ: Mapping[str, str] | Non
     env = os.environ if environ is None else environ
     kind = str(settings.get("credential") or "default")
     account_url = settings.get("account_url")
-    options: dict[str, Any] = {"retry_policy": ExponentialRetry(**RETRY), **TIMEOUTS}
+    retry = ExponentialRetry(
+        initial_backoff=RETRY_BACKOFF, increment_base=RETRY_BASE, retry_total=RETRY_TOTAL, random_jitter_range=1
+    )
+    options: dict[str, Any] = {"retry_policy": retry, **TIMEOUTS}
     if kind not in CREDENTIALS:
         raise StateError(f"state backend 'azureblob': unknown credential {kind!r} (known: {', '.join(CREDENTIALS)})")
     if account_url is not None and (not isinstance(account_url, str) or urllib.parse.urlsplit(account_url).query):
