@@ -594,6 +594,10 @@ def graph(obj: Obj, fmt: str, variables: tuple[str, ...]) -> None:
 def force_unlock(obj: Obj, lock_id: str) -> None:
     """Release the state lock LOCK_ID left by a dead mlplan process.
 
+    The local backend refuses while the holder still runs. With the azureblob backend the lock is a blob
+    lease: a dead holder's frees itself after lease_seconds, and force-unlock ends it at once whether its
+    holder runs or not (its writes are refused from then on), so make sure the holder is gone.
+
     \b
     Example:
       mlplan force-unlock 0b9c6f1e-...

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mlplan.core.errors import (
     Diagnostic,
@@ -49,10 +50,30 @@ def open_backend(config: Config) -> Backend:
     """The environment's state backend; one this version cannot open fails when used (file:line), so that
     commands that do not need state (``validate``) still work."""
     env = config.environment
+    settings = dict(env.state)
+    if settings.get("backend") == "azureblob":
+        # an Azure state backend signs in as the azure provider does (state/ does not import the providers);
+        # an azure environment's own credential is the default
+        settings.setdefault("credential", env.connection.get("credential", "default"))
+        settings["credential_factory"] = _azure_credential(env.connection)
     try:
-        return registry.open_backend(env.state, config.root, env.name)
+        return registry.open_backend(settings, config.root, env.name)
     except StateError as exc:
         return registry.Unavailable(StateError(f"{env.where('backend')}: {exc}"))
+
+
+def _azure_credential(connection: Mapping[str, Any]) -> Callable[[str], Any]:
+    """kind -> the azure-identity credential the azure provider makes for ``credential: <kind>``, against the
+    environment's cloud (an azure environment's ``cloud:``, else AzureCloud). Imported when first called."""
+
+    def make(kind: str) -> Any:
+        from mlplan.providers.azure.clients import connection_verify
+        from mlplan.providers.azure.cloud import cloud_of
+        from mlplan.providers.azure.credentials import make_credential
+
+        return make_credential(kind, cloud_of(connection.get("cloud", "AzureCloud")), verify=connection_verify())
+
+    return make
 
 
 def require_ready(session: Session) -> None:

@@ -19,9 +19,10 @@ from mlplan.state.base import JournalSink, LockInfo
 # name -> "module:Class"; the names a project may choose (see engine/schema/mlplan.schema.json)
 BACKENDS: dict[str, str] = {
     "local": "mlplan.state.local:LocalBackend",
+    "azureblob": "mlplan.state.azureblob:AzureBlobBackend",
 }
 # named by the project schema, not implemented in this version
-PLANNED = ("azureblob",)
+PLANNED: tuple[str, ...] = ()
 
 
 def register(name: str, target: str) -> None:

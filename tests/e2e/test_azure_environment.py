@@ -1,5 +1,6 @@
-"""An azure environment validates offline; a state backend this version lacks (azureblob) and a kind the azure
-provider does not manage yet are refused with the line to look at. Nothing is written."""
+"""An azure environment validates offline; a state backend that cannot be opened (azureblob without its
+connection string) and a kind the azure provider does not manage yet are refused with the line to look at.
+Nothing is written."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ environments:
       account_url: https://acct.blob.core.windows.net
       container: state
       blob: prd.json
+      credential: connection_string
 """
 
 
-def test_an_azure_environment_validates_offline_and_refuses_an_unavailable_backend_with_file_and_line(
+def test_an_azure_environment_validates_offline_and_refuses_a_backend_it_cannot_open_with_file_and_line(
     project: Path,
 ) -> None:
     config = project / "mlplan.yaml"
@@ -36,9 +38,12 @@ def test_an_azure_environment_validates_offline_and_refuses_an_unavailable_backe
         ("drift",),
         ("state", "list"),
     ):
-        r = run_mlplan("-C", str(project), "-e", "prd", *command)
+        r = run_mlplan("-C", str(project), "-e", "prd", *command, env={"AZURE_STORAGE_CONNECTION_STRING": ""})
         assert r.code == 1, (command, r.text)
-        assert f"mlplan.yaml:{backend_line}: state backend 'azureblob' is not available in this version" in r.err
+        assert (
+            f"mlplan.yaml:{backend_line}: state backend 'azureblob': credential connection_string needs"
+            " AZURE_STORAGE_CONNECTION_STRING in the environment"
+        ) in r.err
     assert not (project / ".mlplan").exists(), "nothing written"
 
 

@@ -24,6 +24,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .core import AZURITE_ACCOUNT, AZURITE_KEY
 
@@ -57,6 +58,16 @@ class Azurite:
             f"DefaultEndpointsProtocol=http;AccountName={self.account};AccountKey={self.key};"
             f"BlobEndpoint={self.blob_url};"
         )
+
+    def container(self, name: str) -> Any:
+        """The ``ContainerClient`` of container ``name``, created when absent (tests share the session's Azurite)."""
+        from azure.core.exceptions import ResourceExistsError
+        from azure.storage.blob import BlobServiceClient
+
+        container = BlobServiceClient.from_connection_string(self.connection_string).get_container_client(name)
+        with contextlib.suppress(ResourceExistsError):
+            container.create_container()
+        return container
 
 
 def azurite_command() -> str:

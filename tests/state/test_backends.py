@@ -9,6 +9,7 @@ import pytest
 from mlplan.state.backend import Backend
 from mlplan.state.local import LocalBackend
 from mlplan.state.memory import MemoryBackend, MemoryStore
+from tests.state.azureblob_kit import AzureBlobKit
 from tests.state.conformance import BackendConformance, Kit
 
 
@@ -43,10 +44,12 @@ class MemoryKit(Kit):
         backend.crash()
 
 
-@pytest.fixture(params=["local", "memory", "memory-lease"])
+@pytest.fixture(params=["local", "memory", "memory-lease", "azureblob"])
 def kit(request: pytest.FixtureRequest, tmp_path: Path) -> Kit:
     if request.param == "local":
         return LocalKit(tmp_path)
+    if request.param == "azureblob":
+        return AzureBlobKit(request.getfixturevalue("azurite_state"))
     return MemoryKit(lease=request.param == "memory-lease")
 
 
