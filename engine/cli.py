@@ -26,6 +26,7 @@ from mlplan.engine.cli_common import (
     load_plan,
     lock_option,
     open_session,
+    open_state,
     output_values,
     plan_options,
     progress,
@@ -602,8 +603,7 @@ def force_unlock(obj: Obj, lock_id: str) -> None:
     Example:
       mlplan force-unlock 0b9c6f1e-...
     """
-    session = open_session(obj)
-    session.backend.force_unlock(lock_id)
+    open_state(obj).backend.force_unlock(lock_id)
     click.echo(f"Released lock {lock_id}.")
 
 

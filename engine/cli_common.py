@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from mlplan.engine.events import Emit
     from mlplan.engine.plan import Plan
     from mlplan.engine.planner import PlanOptions
-    from mlplan.engine.session import Session
+    from mlplan.engine.session import Session, StateSession
     from mlplan.state.model import State
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -72,6 +72,15 @@ def open_session(obj: Obj, variables: tuple[str, ...] = (), lock_timeout: str = 
     if not obj.root.is_dir():
         raise click.UsageError(f"-C {obj.root}: no such directory")
     return session.open_session(obj.root, obj.env, parse_vars(variables), seconds(lock_timeout), log=err)
+
+
+def open_state(obj: Obj) -> StateSession:
+    """The environment's state, for ``mlplan state ...`` (resource files need not be valid)."""
+    from mlplan.engine import session
+
+    if not obj.root.is_dir():
+        raise click.UsageError(f"-C {obj.root}: no such directory")
+    return session.open_state_session(obj.root, obj.env)
 
 
 def address(text: str) -> Address:

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mlplan.engine.cli_common import CONTEXT, Obj, address, open_session
+from mlplan.engine.cli_common import CONTEXT, Obj, address, open_state
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-    from mlplan.engine.session import Session
+    from mlplan.engine.session import StateSession
     from mlplan.state.base import LockInfo
     from mlplan.state.model import State
 
@@ -33,7 +33,7 @@ def list_(obj: Obj) -> None:
     Example:
       mlplan -e dev state list
     """
-    state = open_session(obj).backend.read()
+    state = open_state(obj).backend.read()
     for addr in sorted(state.resources):
         click.echo(addr)
     for op in sorted(state.pending.values(), key=lambda p: p.started_at):
@@ -59,7 +59,7 @@ def show(obj: Obj, address_text: str, as_json: bool) -> None:
     from mlplan.core.errors import StateError
 
     address(address_text)
-    state = open_session(obj).backend.read()
+    state = open_state(obj).backend.read()
     rs = state.resources.get(address_text)
     if rs is None:
         raise StateError(f"{_not_in_state([address_text], state)}; see `mlplan state list`")
@@ -96,16 +96,16 @@ def _not_in_state(addresses: list[str], state: State) -> str:
     return f"not in state: {', '.join(named)}"
 
 
-def _lock(session: Session) -> LockInfo:
+def _lock(session: StateSession) -> LockInfo:
     from mlplan.engine.session import held_lock
 
     return held_lock(session)
 
 
-def _modify(obj: Obj, operation: str) -> tuple[Session, AbstractContextManager[State]]:
+def _modify(obj: Obj, operation: str) -> tuple[StateSession, AbstractContextManager[State]]:
     from mlplan.engine.session import locked_state
 
-    session = open_session(obj)
+    session = open_state(obj)
     return session, locked_state(session, operation)
 
 
@@ -173,7 +173,7 @@ def pull(obj: Obj) -> None:
     Example:
       mlplan -e prd state pull > prd-state.json
     """
-    state = open_session(obj).backend.read()
+    state = open_state(obj).backend.read()
     click.echo(json.dumps(state.to_json(), indent=1))
 
 

@@ -22,7 +22,7 @@ from mlplan.core.errors import (
 )
 from mlplan.engine import graph as graph_mod
 from mlplan.engine import outputs
-from mlplan.engine.config import Config, get_dotted, load
+from mlplan.engine.config import PROJECT_FILE, Config, get_dotted, load
 from mlplan.engine.graph import Graph
 from mlplan.engine.planner import validate
 from mlplan.engine.redact import RedactingProvider, Redactor
@@ -156,8 +156,31 @@ def _load_all(
     return config, graph, provider, redactor, tuple(warnings)
 
 
+@dataclass
+class StateSession:
+    """What ``mlplan state ...`` needs: the environment's state backend, opened from mlplan.yaml alone."""
+
+    config: Config
+    backend: Backend
+    lock_timeout: float = 0.0
+    lock: LockInfo | None = None
+
+
+def open_state_session(root: Path, env: str | None, lock_timeout: float = 0.0) -> StateSession:
+    """The environment's backend, for commands that read or repair state: problems in resource files (a variable
+    only they use, a typo) do not stop them, as Terraform's state commands do not evaluate the configuration.
+    A problem in mlplan.yaml does: it could name another backend than the one meant."""
+    try:
+        config = load(root, env)
+    except ValidationFailed as exc:
+        if not isinstance(exc.partial, Config) or any(d.file == PROJECT_FILE for d in exc.diagnostics):
+            raise
+        config = exc.partial
+    return StateSession(config, open_backend(config), lock_timeout)
+
+
 @contextmanager
-def locked_state(session: Session, operation: str) -> Iterator[State]:
+def locked_state(session: Session | StateSession, operation: str) -> Iterator[State]:
     with session.backend.lock(operation, session.lock_timeout) as lock:
         session.lock = lock
         try:
@@ -168,7 +191,7 @@ def locked_state(session: Session, operation: str) -> Iterator[State]:
             session.lock = None
 
 
-def held_lock(session: Session) -> LockInfo:
+def held_lock(session: Session | StateSession) -> LockInfo:
     """The state lock the session holds (``locked_state``): what every state write is made under."""
     if session.lock is None:
         raise LockError(

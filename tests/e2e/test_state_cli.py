@@ -164,3 +164,26 @@ def test_ttl_reaps_without_sleeping(project: Path) -> None:
     r = run_mlplan("-C", str(project), "plan", "--json", "--replace", "compute.cpu", env={"MLPLAN_NOW": later})
     change = {c["address"]: c for c in json.loads(r.out)["changes"]}["compute.cpu"]
     assert change["action"] == "create"
+
+
+def test_state_commands_read_and_repair_state_while_a_resource_file_is_broken(project: Path) -> None:
+    """As Terraform's state commands do not evaluate the configuration: a resource file that needs a variable
+    nobody set, or has a typo, does not keep anyone from reading or repairing state; mlplan.yaml must be valid,
+    since it says which state."""
+    applied(project)
+    compute = project / "res/compute.yml"
+    compute.write_text(compute.read_text() + "description: ${var.undeclared}\nmax_instance: 3\n")
+    assert run_mlplan("-C", str(project), "plan").code == 1  # plan needs every file
+    r = run_mlplan("-C", str(project), "state", "list")
+    assert r.code == 0 and "compute.cpu" in r.out.split(), r.text
+    r = run_mlplan("-C", str(project), "state", "show", "compute.cpu")
+    assert r.code == 0 and "computes/cpu" in r.out, r.text
+    assert json.loads(run_mlplan("-C", str(project), "state", "pull").out)["serial"] == 1
+    r = run_mlplan("-C", str(project), "state", "rm", "compute.cpu")
+    assert r.code == 0, r.text
+    assert "compute.cpu" not in run_mlplan("-C", str(project), "state", "list").out.split()
+
+    mlplan_yaml = project / "mlplan.yaml"
+    mlplan_yaml.write_text(mlplan_yaml.read_text() + "environments: {local: {provder: local}}\n")
+    r = run_mlplan("-C", str(project), "state", "list")
+    assert r.code == 1 and "mlplan.yaml" in r.err and "provder" in r.err, r.text
