@@ -1,0 +1,58 @@
+"""What a provider predicts a change will do to the resources it manages (ARM what-if for an ``arm_deployment``):
+asked while planning (read-only), carried in the plan, asked again by apply right before it acts, and a plan whose
+predictions no longer hold is refused as stale, so that apply never does what the plan did not show.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from mlplan.core.errors import StalePlanError
+from mlplan.providers.base import UNCHANGING, PredictedChange
+
+_SHOWN = 3
+
+
+def moving(predicted: Iterable[PredictedChange] | None) -> list[PredictedChange]:
+    """The predictions that change something (not ``no_change`` or ``ignore``)."""
+    return [p for p in predicted or () if p.change not in UNCHANGING]
+
+
+def describe(p: PredictedChange) -> str:
+    """``modify Microsoft.Storage/storageAccounts/stdata (sku.name)``."""
+    name = p.resource_id.rsplit("/", 1)[-1]
+    what = f"{p.resource_type}/{name}" if p.resource_type else p.resource_id
+    paths = [d.path for d in p.delta if d.change != "no_effect"]
+    return f"{p.change.replace('_', ' ')} {what}" + (f" ({', '.join(paths)})" if paths else "")
+
+
+def summary(predicted: Iterable[PredictedChange] | None) -> str:
+    """The changes among the predictions, a few by name: for reasons and messages."""
+    changes = moving(predicted)
+    if not changes:
+        return "no change"
+    shown = "; ".join(describe(p) for p in changes[:_SHOWN])
+    return shown + (f" and {len(changes) - _SHOWN} more" if len(changes) > _SHOWN else "")
+
+
+def same(a: Iterable[PredictedChange], b: Iterable[PredictedChange]) -> bool:
+    """Whether two predictions say the same (order aside)."""
+
+    def key(ps: Iterable[PredictedChange]) -> list[str]:
+        return sorted(json.dumps(p.to_json(), sort_keys=True, default=str) for p in ps)
+
+    return key(a) == key(b)
+
+
+def check_unchanged(
+    address: str, provider: str, planned: tuple[PredictedChange, ...], now: tuple[PredictedChange, ...] | None
+) -> None:
+    """Refuse (StalePlanError) when the provider now predicts something else than the plan showed."""
+    if now is None or same(planned, now):
+        return
+    raise StalePlanError(
+        f"the plan is stale: the {provider} provider now predicts other changes for {address} than the plan"
+        f" shows (planned: {summary(planned)}; now: {summary(now)}), so nothing was done for it."
+        " Run `mlplan plan` again and review what it shows."
+    )
