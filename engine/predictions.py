@@ -37,10 +37,11 @@ def summary(predicted: Iterable[PredictedChange] | None) -> str:
 
 
 def same(a: Iterable[PredictedChange], b: Iterable[PredictedChange]) -> bool:
-    """Whether two predictions say the same (order aside)."""
+    """Whether two predictions change the same resources the same way (order aside). What stays as it is does not
+    count: a resource someone adds next to an Incremental deployment's is ``ignore``, and changes nothing."""
 
     def key(ps: Iterable[PredictedChange]) -> list[str]:
-        return sorted(json.dumps(p.to_json(), sort_keys=True, default=str) for p in ps)
+        return sorted(json.dumps(p.to_json(), sort_keys=True, default=str) for p in moving(ps))
 
     return key(a) == key(b)
 

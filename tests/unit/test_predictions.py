@@ -121,3 +121,11 @@ def test_a_removal_shows_what_the_provider_predicts_for_what_it_deployed(h: Harn
     assert change.action is Action.DELETE and change.predicted == (stays,)
     destroy = by_address(h.plan(PlanOptions(destroy=True)))["arm_deployment.infra"]
     assert destroy.predicted == (stays,)
+
+
+def test_what_stays_as_it_is_does_not_make_a_plan_stale(h: Harness) -> None:
+    arm_project(h)
+    h.provider.predictions["infra"] = [CREATE]
+    plan = h.plan()
+    h.provider.predictions["infra"] = [LEFT, CREATE]  # a resource added next to it: left alone (Incremental)
+    h.apply_ok(plan)

@@ -1,0 +1,153 @@
+"""An ``arm_deployment`` end to end: the installed ``mlplan`` on a ``provider: azure`` environment pointed at the
+loopback Azure (azure-mgmt-resource-deployments over HTTPS). The plan shows ARM what-if's predictions in text,
+JSON and markdown; apply deploys; a re-plan is a no-op; a change made in the portal to what the template deployed
+makes the next plan an update predicting the modify; a saved plan whose predictions moved is refused as stale
+before anything is deployed; removing the resource file deletes the deployment and says its resources stay."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_mlplan, write
+from tests.loopback_azure import LoopbackAzure
+
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore")]
+
+TEMPLATE = {
+    "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+    "contentVersion": "1.0.0.0",
+    "parameters": {"storageName": {"type": "string"}, "sku": {"type": "string", "defaultValue": "Standard_LRS"}},
+    "resources": [
+        {
+            "type": "Microsoft.Storage/storageAccounts",
+            "apiVersion": "2023-01-01",
+            "name": "[parameters('storageName')]",
+            "location": "[resourceGroup().location]",
+            "sku": {"name": "[parameters('sku')]"},
+            "kind": "StorageV2",
+            "properties": {"minimumTlsVersion": "TLS1_2"},
+        }
+    ],
+    "outputs": {"storageName": {"type": "string", "value": "[parameters('storageName')]"}},
+}
+
+
+def arm_project(root: Path, az: LoopbackAzure) -> Path:
+    workspace = {
+        "subscription_id": az.subscription_id,
+        "resource_group": az.resource_group,
+        "workspace_name": az.workspace,
+        "location": az.location,
+    }
+    write(
+        root,
+        {
+            "mlplan.yaml": f"""
+            project: demo
+            resources: ["infra/*.yml"]
+            environments:
+              dev:
+                provider: azure
+                workspace: {json.dumps(workspace)}
+                cloud: {json.dumps(az.cloud_config)}
+                credential: environment
+            """,
+            "infra/core.template.yml": """
+            $schema: https://azuremlschemas.azureedge.net/latest/deploymentTemplate.schema.json
+            template: ../.cloud/deploy.core-infra.json
+            parameters: ../.cloud/params.deploy.core-infra.json
+            """,
+            ".cloud/deploy.core-infra.json": json.dumps(TEMPLATE, indent=2),
+            ".cloud/params.deploy.core-infra.json": json.dumps({"parameters": {"storageName": {"value": "stcore"}}}),
+        },
+    )
+    return root
+
+
+def mlplan(root: Path, *args: str) -> tuple[int, str]:
+    r = run_mlplan("-C", str(root), "-e", "dev", *args, timeout=120)
+    return r.code, r.text
+
+
+def test_what_if_in_the_plan_apply_portal_drift_stale_refusal_and_removal(
+    tmp_path: Path, loopback_azure: LoopbackAzure
+) -> None:
+    az = loopback_azure
+    root = arm_project(tmp_path / "proj", az)
+    rg = f"/subscriptions/{az.subscription_id}/resourceGroups/{az.resource_group}/providers"
+    storage = f"{rg}/Microsoft.Storage/storageAccounts/stcore"
+    deployment = f"{rg}/Microsoft.Resources/deployments/core"
+
+    # the plan shows what ARM predicts, in every format, and changes nothing
+    code, out = mlplan(root, "plan", "--detailed-exitcode")
+    assert code == 2, out
+    assert "    + arm_deployment.core  (create)\n      not in state: will be created\n" in out, out
+    assert (
+        "      predicted changes to the resources it manages:\n"
+        "        + Microsoft.Storage/storageAccounts/stcore  (create)\n"
+        "        = 1 other resource(s) unchanged or left alone\n"  # the workspace: not in the template
+    ) in out, out
+    code, out = mlplan(root, "plan", "--json")
+    assert code == 0, out
+    [change] = [c for c in json.loads(out)["changes"] if c["address"] == "arm_deployment.core"]
+    assert [(p["change"], p["resource_id"]) for p in change["predicted"]] == [
+        ("ignore", az.workspace_id),
+        ("create", storage),
+    ]
+    assert change["predicted"][1]["resource_type"] == "Microsoft.Storage/storageAccounts"
+    code, out = mlplan(root, "plan", "--format", "markdown")
+    assert code == 0, out
+    assert "<details open><summary>Predicted changes (what-if)</summary>" in out, out
+    assert "# arm_deployment.core\n+ Microsoft.Storage/storageAccounts/stcore  (create)\n" in out, out
+    assert az.resource(storage) is None and az.resource(deployment) is None, "plan deployed nothing"
+
+    code, out = mlplan(root, "apply", "--auto-approve")
+    assert code == 0, out
+    assert "Apply complete: 1 done" in out, out
+    assert az.resource(storage)["properties"]["minimumTlsVersion"] == "TLS1_2"
+    stored = az.resource(deployment)
+    assert stored is not None and stored["tags"]["mlplan.address"] == "arm_deployment.core"
+    code, out = mlplan(root, "plan", "--detailed-exitcode")
+    assert code == 0, out  # the files are unchanged and ARM predicts no change
+
+    # someone lowers the TLS version in the portal: the same files now make an update, and the plan says why
+    az.edit(storage, lambda b: b["properties"].update(minimumTlsVersion="TLS1_0"))
+    plan_file = tmp_path / "drift.json"
+    code, out = mlplan(root, "plan", "--detailed-exitcode", "--out", str(plan_file))
+    assert code == 2, out
+    assert (
+        "    ~ arm_deployment.core  (update)\n"
+        "      configuration unchanged, but what it deployed drifted: the azure provider predicts"
+        " modify Microsoft.Storage/storageAccounts/stcore (properties.minimumTlsVersion)\n"
+    ) in out, out
+    assert "            ~ properties.minimumTlsVersion: TLS1_0 -> TLS1_2\n" in out, out
+
+    # before the saved plan is applied, the portal changes it again: ARM now predicts something else
+    az.edit(storage, lambda b: b["properties"].update(minimumTlsVersion="TLS1_1"))
+    calls_before = len([c for c in az.calls if c.method == "PUT" and "deployments/core" in c.path])
+    code, out = mlplan(root, "apply", str(plan_file))
+    assert code == 1, out
+    assert "the plan is stale: the azure provider now predicts other changes for arm_deployment.core" in out, out
+    assert "planned: modify Microsoft.Storage/storageAccounts/stcore (properties.minimumTlsVersion)" in out, out
+    assert "Run `mlplan plan` again" in out, out
+    assert az.resource(storage)["properties"]["minimumTlsVersion"] == "TLS1_1", "nothing was deployed"
+    assert len([c for c in az.calls if c.method == "PUT" and "deployments/core" in c.path]) == calls_before
+
+    code, out = mlplan(root, "apply", "--auto-approve")  # planned again and shown: deployed
+    assert code == 0, out
+    assert "~ properties.minimumTlsVersion: TLS1_1 -> TLS1_2" in out, out
+    assert az.resource(storage)["properties"]["minimumTlsVersion"] == "TLS1_2"
+    code, out = mlplan(root, "plan", "--detailed-exitcode")
+    assert code == 0, out
+
+    # removed from the configuration: the deployment is deleted, and the plan says its resources stay
+    (root / "infra" / "core.template.yml").unlink()
+    code, out = mlplan(root, "apply", "--auto-approve")
+    assert code == 0, out
+    assert "    - arm_deployment.core  (delete)\n" in out, out
+    assert "* Microsoft.Storage/storageAccounts/stcore  (ignore): stays in the resource group" in out, out
+    assert az.resource(deployment) is None
+    assert az.resource(storage) is not None
