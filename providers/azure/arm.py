@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mlplan.core.faults import crashpoint
 from mlplan.providers.azure.clients import calling
 from mlplan.providers.azure.compute import POLL_S, wait_for
 from mlplan.providers.azure.connection import Connection
@@ -143,6 +144,7 @@ class ArmDeploymentType(ResourceType):
             poller = client.deployments.begin_create_or_update(rg, desired.name, self.map.to_body(desired))
             # accepted: the deployment runs in Azure whatever happens to this process; the next run resumes it
             ctx.checkpoint({"resource_group": rg, "deployment": desired.name})
+            crashpoint("mid_operation")
             wait_for(ctx, poller, f"deploying {what}")
         made = self.read(ctx, f"deployments/{desired.name}")
         assert made is not None, what

@@ -151,3 +151,32 @@ def test_what_if_in_the_plan_apply_portal_drift_stale_refusal_and_removal(
     assert "* Microsoft.Storage/storageAccounts/stcore  (ignore): stays in the resource group" in out, out
     assert az.resource(deployment) is None
     assert az.resource(storage) is not None
+
+
+def test_a_deployment_killed_mid_apply_is_resumed_from_its_journalled_token(
+    tmp_path: Path, loopback_azure: LoopbackAzure
+) -> None:
+    az = loopback_azure
+    root = arm_project(tmp_path / "proj", az)
+    deployment = "/providers/Microsoft.Resources/deployments/core"
+    az.slow_operations(deployment, 3600, method="PUT")  # it still runs in Azure when mlplan dies
+    r = run_mlplan(
+        *("-C", str(root), "-e", "dev", "apply", "--auto-approve"),
+        env={"MLPLAN_CRASHPOINT": "mid_operation"},
+        timeout=120,
+    )
+    assert r.code == -9, r.text  # SIGKILL right after ARM accepted the deployment and its token was journalled
+    puts = [c for c in az.calls if c.method == "PUT" and c.path.endswith(deployment)]
+    assert len(puts) == 1
+
+    code, out = mlplan(root, "plan")
+    assert code == 1, out
+    assert "arm_deployment.core: an interrupted create" in out and "is still running in the workspace" in out, out
+
+    assert az.hold_operations(deployment, 2) == 1  # it finishes while apply waits
+    code, out = mlplan(root, "apply", "--auto-approve")  # waits for it by its token: adopted, not deployed again
+    assert code == 0, out
+    assert "+s arm_deployment.core  (interrupted create: adopt)" in out, out
+    assert len([c for c in az.calls if c.method == "PUT" and c.path.endswith(deployment)]) == 1
+    code, out = mlplan(root, "plan", "--detailed-exitcode")
+    assert code == 0, out
