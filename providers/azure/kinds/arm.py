@@ -72,8 +72,12 @@ class ArmDeploymentMap:
 
     @staticmethod
     def _secure(desired: Desired) -> frozenset[str]:
-        """The template's secure parameters (their values are never returned by ARM)."""
-        template = _json_file(desired.base_dir, desired.spec.get("template"), "template")
+        """The template's secure parameters (their values are never returned by ARM); none while the template
+        cannot be read (``validate`` says why)."""
+        try:
+            template = _json_file(desired.base_dir, desired.spec.get("template"), "template")
+        except ProviderError:
+            return frozenset()
         declared = template.get("parameters") if isinstance(template, Mapping) else None
         return frozenset(
             str(k)
