@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from mlplan.core.diffing import show
 from mlplan.core.errors import StalePlanError
 from mlplan.providers.base import UNCHANGING, PredictedChange
 
@@ -19,20 +20,25 @@ def moving(predicted: Iterable[PredictedChange] | None) -> list[PredictedChange]
     return [p for p in predicted or () if p.change not in UNCHANGING]
 
 
-def describe(p: PredictedChange) -> str:
-    """``modify Microsoft.Storage/storageAccounts/stdata (sku.name)``."""
+def describe(p: PredictedChange, values: bool = False) -> str:
+    """``modify Microsoft.Storage/storageAccounts/stdata (sku.name)``; with ``values``, each path's before and
+    after (``sku.name: Standard_LRS -> Standard_GRS``)."""
     name = p.resource_id.rsplit("/", 1)[-1]
     what = f"{p.resource_type}/{name}" if p.resource_type else p.resource_id
-    paths = [d.path for d in p.delta if d.change != "no_effect"]
+    paths = [
+        f"{d.path}: {show(d.before)} -> {show(d.after)}" if values else d.path
+        for d in p.delta
+        if d.change != "no_effect"
+    ]
     return f"{p.change.replace('_', ' ')} {what}" + (f" ({', '.join(paths)})" if paths else "")
 
 
-def summary(predicted: Iterable[PredictedChange] | None) -> str:
+def summary(predicted: Iterable[PredictedChange] | None, values: bool = False) -> str:
     """The changes among the predictions, a few by name: for reasons and messages."""
     changes = moving(predicted)
     if not changes:
         return "no change"
-    shown = "; ".join(describe(p) for p in changes[:_SHOWN])
+    shown = "; ".join(describe(p, values) for p in changes[:_SHOWN])
     return shown + (f" and {len(changes) - _SHOWN} more" if len(changes) > _SHOWN else "")
 
 
@@ -40,10 +46,7 @@ def same(a: Iterable[PredictedChange], b: Iterable[PredictedChange]) -> bool:
     """Whether two predictions change the same resources the same way (order aside). What stays as it is does not
     count: a resource someone adds next to an Incremental deployment's is ``ignore``, and changes nothing."""
 
-    def key(ps: Iterable[PredictedChange]) -> list[str]:
-        return sorted(json.dumps(p.to_json(), sort_keys=True, default=str) for p in moving(ps))
-
-    return key(a) == key(b)
+    return _key(a) == _key(b)
 
 
 def check_unchanged(
@@ -52,8 +55,23 @@ def check_unchanged(
     """Refuse (StalePlanError) when the provider now predicts something else than the plan showed."""
     if now is None or same(planned, now):
         return
+    before, after = _key(planned), _key(now)
+    gone = [p for p in moving(planned) if _one(p) not in after]  # what only one side predicts
+    new = [p for p in moving(now) if _one(p) not in before]
     raise StalePlanError(
         f"the plan is stale: the {provider} provider now predicts other changes for {address} than the plan"
-        f" shows (planned: {summary(planned)}; now: {summary(now)}), so nothing was done for it."
-        " Run `mlplan plan` again and review what it shows."
+        f" shows (the plan shows: {_listed(gone)}; now predicted instead: {_listed(new)}), so nothing was done"
+        " for it. Run `mlplan plan` again and review what it shows."
     )
+
+
+def _listed(ps: list[PredictedChange]) -> str:
+    return summary(ps, values=True) if ps else "nothing else"
+
+
+def _one(p: PredictedChange) -> str:
+    return json.dumps(p.to_json(), sort_keys=True, default=str)
+
+
+def _key(ps: Iterable[PredictedChange]) -> list[str]:
+    return sorted(_one(p) for p in moving(ps))

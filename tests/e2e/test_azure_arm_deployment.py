@@ -131,7 +131,11 @@ def test_what_if_in_the_plan_apply_portal_drift_stale_refusal_and_removal(
     code, out = mlplan(root, "apply", str(plan_file))
     assert code == 1, out
     assert "the plan is stale: the azure provider now predicts other changes for arm_deployment.core" in out, out
-    assert "planned: modify Microsoft.Storage/storageAccounts/stcore (properties.minimumTlsVersion)" in out, out
+    assert (
+        "(the plan shows: modify Microsoft.Storage/storageAccounts/stcore (properties.minimumTlsVersion: TLS1_0 ->"
+        " TLS1_2); now predicted instead: modify Microsoft.Storage/storageAccounts/stcore"
+        " (properties.minimumTlsVersion: TLS1_1 -> TLS1_2))"
+    ) in out, out
     assert "Run `mlplan plan` again" in out, out
     assert az.resource(storage)["properties"]["minimumTlsVersion"] == "TLS1_1", "nothing was deployed"
     assert len([c for c in az.calls if c.method == "PUT" and "deployments/core" in c.path]) == calls_before
