@@ -256,6 +256,8 @@ class ResourceType(ABC):
     # > 0: refresh reads this kind with read_many, up to this many ids a call (one list call instead
     # of one request per resource, for APIs that throttle); 0: one read per resource.
     read_batch: int = 0
+    # True when ``predict`` answers (what applying it does to the resources it manages): drift asks it too
+    predicts: bool = False
     # The shape of this kind's provider ids, placeholders in <>: "computes/<name>". `mlplan import`
     # checks an id against it and shows it when one does not fit.
     id_format: str = ""

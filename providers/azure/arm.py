@@ -47,6 +47,7 @@ class ArmDeploymentType(ResourceType):
     id_format = "deployments/<name>"
     output_fields = frozenset({"arm_id", "provisioning_state", "output_resources"})
     read_batch = 500
+    predicts = True
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn

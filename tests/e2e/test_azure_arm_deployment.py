@@ -1,8 +1,9 @@
 """An ``arm_deployment`` end to end: the installed ``mlplan`` on a ``provider: azure`` environment pointed at the
 loopback Azure (azure-mgmt-resource-deployments over HTTPS). The plan shows ARM what-if's predictions in text,
 JSON and markdown; apply deploys; a re-plan is a no-op; a change made in the portal to what the template deployed
-makes the next plan an update predicting the modify; a saved plan whose predictions moved is refused as stale
-before anything is deployed; removing the resource file deletes the deployment and says its resources stay."""
+shows in ``drift`` and makes the next plan an update predicting the modify; a saved plan whose predictions moved is
+refused as stale before anything is deployed; removing the resource file deletes the deployment and says its
+resources stay; a deployment killed mid-apply is resumed from its journalled token."""
 
 from __future__ import annotations
 
@@ -115,6 +116,12 @@ def test_what_if_in_the_plan_apply_portal_drift_stale_refusal_and_removal(
 
     # someone lowers the TLS version in the portal: the same files now make an update, and the plan says why
     az.edit(storage, lambda b: b["properties"].update(minimumTlsVersion="TLS1_0"))
+    code, out = mlplan(root, "drift")
+    assert code != 0, out
+    assert (
+        "changed outside mlplan: what it deployed drifted; the azure provider predicts that deploying it again would"
+        " modify Microsoft.Storage/storageAccounts/stcore (properties.minimumTlsVersion)"
+    ) in out, out
     plan_file = tmp_path / "drift.json"
     code, out = mlplan(root, "plan", "--detailed-exitcode", "--out", str(plan_file))
     assert code == 2, out

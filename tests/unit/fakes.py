@@ -110,6 +110,7 @@ class FakeType(ResourceType):
         self.mutable_fields = frozenset({"description", "tags"}) if self.versioned else frozenset()
         self.sensitive_fields = frozenset({"secret"})
         self.can_delete_versions = can_delete_versions
+        self.predicts = True  # answers for the names in provider.predictions
 
     # -- what the engine compares ------------------------------------------------------
     def desired_attributes(self, desired: Desired) -> dict[str, Any]:

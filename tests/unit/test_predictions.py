@@ -130,3 +130,29 @@ def test_what_stays_as_it_is_does_not_make_a_plan_stale(h: Harness) -> None:
     plan = h.plan()
     h.provider.predictions["infra"] = [LEFT, CREATE]  # a resource added next to it: left alone (Incremental)
     h.apply_ok(plan)
+
+
+def test_drift_names_what_changed_in_what_it_deployed_while_the_configuration_is_what_was_applied(
+    h: Harness,
+) -> None:
+    arm_project(h)
+    h.provider.predictions["infra"] = [LEFT, CREATE]
+    h.apply_ok()
+    h.provider.reset()
+    h.provider.predictions["infra"] = [LEFT, SAME]
+    drift = by_address(h.plan(PlanOptions(refresh_only=True)))["arm_deployment.infra"]
+    assert drift.action is Action.NO_OP
+
+    h.provider.predictions["infra"] = [LEFT, MODIFY]
+    drift = by_address(h.plan(PlanOptions(refresh_only=True)))["arm_deployment.infra"]
+    assert drift.action is Action.UPDATE and drift.predicted == (LEFT, MODIFY)
+    assert drift.reason == (
+        "changed outside mlplan: what it deployed drifted; the fake provider predicts that deploying it again would"
+        " modify Microsoft.Storage/storageAccounts/st (properties.minimumTlsVersion)"
+    )
+    assert h.provider.ops() == []
+
+    arm_project(h, sku="S2")  # the template changed too: what-if would mix that in, so drift does not ask
+    before = len(h.provider.ops("predict"))
+    drift = by_address(h.plan(PlanOptions(refresh_only=True)))["arm_deployment.infra"]
+    assert drift.action is Action.NO_OP and len(h.provider.ops("predict")) == before
