@@ -95,6 +95,9 @@ class _RedactingType(ResourceType):
         out: dict[str, Any] = self.r.scrub(self.inner.desired_attributes(desired))
         return out
 
+    def output_names(self, desired: Desired) -> frozenset[str]:
+        return self.inner.output_names(desired)
+
     # Every call gets a context whose log is scrubbed (a job's streamed output may print a secret),
     # and an error whose message holds a secret (a failed job's log tail) is re-raised scrubbed.
     def _ctx(self, ctx: Context) -> Context:

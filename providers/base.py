@@ -328,6 +328,11 @@ class ResourceType(ABC):
         Called by apply under the state lock, once the engine has settled the operation (adopted or not).
         """
 
+    def output_names(self, desired: Desired) -> frozenset[str]:
+        """The outputs ``read`` will report for ``desired`` (what mlplan.yaml's outputs may read): ``output_fields``,
+        and for a kind whose outputs its files declare (an ARM template's ``outputs``), those too. Offline."""
+        return self.output_fields
+
     def poll(self, ctx: Context, token: dict[str, Any]) -> Progress:
         """Where the long-running operation behind ``token`` (journalled with ``ctx.checkpoint``) stands;
         read-only. Only providers that checkpoint tokens are asked."""

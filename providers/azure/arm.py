@@ -73,6 +73,10 @@ class ArmDeploymentType(ResourceType):
             problems.append(Problem(("mode",), f"mode: {mode!r} is not Incremental or Complete", None))
         return problems
 
+    def output_names(self, desired: Desired) -> frozenset[str]:
+        """Besides the deployment's own, the outputs its template declares (``${arm_deployment.core.storageId}``)."""
+        return self.output_fields | self.map.template_outputs(desired)
+
     def desired_attributes(self, desired: Desired) -> dict[str, Any]:
         out: dict[str, Any] = self.map.desired_attributes(desired, self.conn.ws())
         return out

@@ -49,6 +49,8 @@ def arm_project(root: Path, az: LoopbackAzure) -> Path:
             "mlplan.yaml": f"""
             project: demo
             resources: ["infra/*.yml"]
+            outputs:
+              storage: {{value: "${{arm_deployment.core.storageName}}"}}
             environments:
               dev:
                 provider: azure
@@ -109,8 +111,11 @@ def test_what_if_in_the_plan_apply_portal_drift_stale_refusal_and_removal(
     assert code == 0, out
     assert "Apply complete: 1 done" in out, out
     assert az.resource(storage)["properties"]["minimumTlsVersion"] == "TLS1_2"
+    assert "storage = stcore" in out, out  # the template's output, read through mlplan.yaml's outputs
     stored = az.resource(deployment)
     assert stored is not None and stored["tags"]["mlplan.address"] == "arm_deployment.core"
+    r = run_mlplan("-C", str(root), "-e", "dev", "output", "storage")
+    assert r.code == 0 and r.out.strip() == "stcore", r.text
     code, out = mlplan(root, "plan", "--detailed-exitcode")
     assert code == 0, out  # the files are unchanged and ARM predicts no change
 
@@ -156,6 +161,9 @@ def test_what_if_in_the_plan_apply_portal_drift_stale_refusal_and_removal(
 
     # removed from the configuration: the deployment is deleted, and the plan says its resources stay
     (root / "infra" / "core.template.yml").unlink()
+    config = root / "mlplan.yaml"
+    output = 'outputs:\n  storage: {value: "${arm_deployment.core.storageName}"}\n'
+    config.write_text(config.read_text().replace(output, ""))  # the output goes with it
     code, out = mlplan(root, "apply", "--auto-approve")
     assert code == 0, out
     assert "    - arm_deployment.core  (delete)\n" in out, out

@@ -93,6 +93,10 @@ def test_create_replan_template_change_portal_drift_poll_and_delete(
     rt = arm_type(ctx)
     spec = {"template": "infra/main.json", "parameters": "infra/main.parameters.json"}
     assert rt.validate(desired(tmp_path, spec)) == []
+    assert rt.output_names(desired(tmp_path, spec)) == {
+        *("arm_id", "provisioning_state", "output_resources"),
+        *("storage_id", "secret"),  # the template's: what mlplan.yaml's outputs may read
+    }
     storage = f"/subscriptions/{az.subscription_id}/resourceGroups/{az.resource_group}"
     storage += "/providers/Microsoft.Storage/storageAccounts/stdata"
 

@@ -71,6 +71,16 @@ class ArmDeploymentMap:
         return {str(k): v["value"] if isinstance(v, Mapping) and "value" in v else v for k, v in given.items()}
 
     @staticmethod
+    def template_outputs(desired: Desired) -> frozenset[str]:
+        """The names of the outputs the template declares; none while it cannot be read."""
+        try:
+            template = _json_file(desired.base_dir, desired.spec.get("template"), "template")
+        except ProviderError:
+            return frozenset()
+        outputs = template.get("outputs") if isinstance(template, Mapping) else None
+        return frozenset(str(k) for k in outputs or {})
+
+    @staticmethod
     def _secure(desired: Desired) -> frozenset[str]:
         """The template's secure parameters (their values are never returned by ARM); none while the template
         cannot be read (``validate`` says why)."""
