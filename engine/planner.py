@@ -222,7 +222,7 @@ def _deployed_drift(p: PlanContext, address: Address, rs: ResourceState, observe
     if b.resolution.bindings or not p.same_inputs(rs, b):
         return None
     predicted = rt.predict(p.ctx, b.desired, observed)
-    drifted = predictions.moving(predicted)
+    drifted = predictions.drifting(predicted)
     if not drifted:
         return None
     attrs = public(rs.attributes, rt.sensitive_fields)

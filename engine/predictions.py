@@ -20,6 +20,18 @@ def moving(predicted: Iterable[PredictedChange] | None) -> list[PredictedChange]
     return [p for p in predicted or () if p.change not in UNCHANGING]
 
 
+def drifting(predicted: Iterable[PredictedChange] | None) -> list[PredictedChange]:
+    """The predictions that say something was changed outside mlplan: a create, a delete, a modify with a property
+    change that takes effect. ``deploy`` (changes ARM cannot tell) and ``unsupported`` (what it cannot predict) are
+    shown, never taken for drift, or a template ARM cannot fully predict would be deployed on every plan."""
+    return [
+        p
+        for p in predicted or ()
+        if p.change in ("create", "delete")
+        or (p.change == "modify" and (not p.delta or any(d.change != "no_effect" for d in p.delta)))
+    ]
+
+
 def describe(p: PredictedChange, values: bool = False) -> str:
     """``modify Microsoft.Storage/storageAccounts/stdata (sku.name)``; with ``values``, each path's before and
     after (``sku.name: Standard_LRS -> Standard_GRS``)."""

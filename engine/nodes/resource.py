@@ -57,7 +57,7 @@ class ResourceNode(NodeKind):
             return p.guard(res, change)
         if not diff.changed:
             predicted = self._predict(p, b, observed) if p.refreshed else None
-            drifted = predictions.moving(predicted)
+            drifted = predictions.drifting(predicted)
             if drifted:  # the files say nothing changed; what it manages was changed outside mlplan
                 reason = (
                     f"configuration unchanged, but what it deployed drifted: the {p.provider.name} provider"

@@ -156,3 +156,15 @@ def test_drift_names_what_changed_in_what_it_deployed_while_the_configuration_is
     before = len(h.provider.ops("predict"))
     drift = by_address(h.plan(PlanOptions(refresh_only=True)))["arm_deployment.infra"]
     assert drift.action is Action.NO_OP and len(h.provider.ops("predict")) == before
+
+
+def test_what_the_provider_cannot_predict_is_shown_but_never_taken_for_drift(h: Harness) -> None:
+    arm_project(h)
+    h.provider.predictions["infra"] = [CREATE]
+    h.apply_ok()
+    unsure = PredictedChange("unsupported", WS, "Microsoft.Resources/deployments", note="uses reference()")
+    no_effect = PredictedChange(
+        "modify", ST, "Microsoft.Storage/storageAccounts", (PropertyDelta("properties.x", "no_effect", 1, 2),)
+    )
+    h.provider.predictions["infra"] = [unsure, no_effect]
+    assert by_address(h.plan())["arm_deployment.infra"].action is Action.NO_OP
