@@ -221,6 +221,11 @@ class Applier:
             # stays pending, for the next run to reconcile.
             self.journal.abort(op_id, str(address), error=_message(exc))
             raise
+        except StalePlanError:
+            # refused before acting (the provider's prediction moved): nothing was done, nothing to reconcile,
+            # and the next plan does not call it a failed attempt
+            self.journal.abort(op_id, str(address))
+            raise
         except Cancelled:
             raise
         crashpoint("before_end")

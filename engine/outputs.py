@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from mlplan.core.errors import Diagnostic
+from mlplan.core.errors import Diagnostic, MlplanError
 from mlplan.core.suggest import closest
 from mlplan.engine.address import Address
 from mlplan.engine.config import PROJECT_FILE, Config, ResourceSpec
@@ -108,7 +108,11 @@ def attributes_of(res: ResourceSpec, provider: Provider, project: str) -> set[st
         attributes = set(rt.desired_attributes(desired))
     except (TypeError, ValueError, AttributeError, KeyError):  # a spec the provider check refuses anyway
         attributes = set(res.spec)
-    return {*_ALWAYS, *rt.output_fields, *attributes}
+    try:
+        outputs = rt.output_names(desired)
+    except (TypeError, ValueError, AttributeError, KeyError, MlplanError):  # files the provider check refuses
+        outputs = rt.output_fields
+    return {*_ALWAYS, *outputs, *attributes}
 
 
 def suggestion(word: str, candidates: Iterable[str], what: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from mlplan.core.diffing import FieldChange
 from mlplan.core.kinds import REGISTRY
 from mlplan.engine.address import Address
+from mlplan.providers.base import PredictedChange
 
 PLAN_FORMAT = 2
 UNKNOWN = "(known after apply)"
@@ -168,6 +169,9 @@ class ResourceChange:
     on_remove: str = "archive"  # recorded in state, for when the resource leaves the configuration
     pin: SourcePin | None = None  # a data source's resolution
     condition: str = ""  # "if promotion.m promotes": done only if that evaluation promotes (else skipped)
+    # what the provider predicts the change does to the resources this one manages (ARM what-if); None: no
+    # prediction. Apply asks again before it acts and refuses the plan when the answer moved.
+    predicted: tuple[PredictedChange, ...] | None = None
 
     @property
     def node(self) -> str:
@@ -198,11 +202,12 @@ class ResourceChange:
             "on_remove": self.on_remove,
             "pin": self.pin.to_json() if self.pin is not None else None,
             "condition": self.condition,
+            "predicted": [p.to_json() for p in self.predicted] if self.predicted is not None else None,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ResourceChange:
-        desired, pin = data.get("desired"), data.get("pin")
+        desired, pin, predicted = data.get("desired"), data.get("pin"), data.get("predicted")
         return cls(
             address=Address.parse(data["address"]),
             action=Action(data["action"]),
@@ -222,6 +227,8 @@ class ResourceChange:
             on_remove=data.get("on_remove", "archive"),
             pin=SourcePin.from_json(pin) if pin is not None else None,
             condition=data.get("condition", ""),
+            # absent from plans saved before predictions existed: nothing was predicted
+            predicted=tuple(PredictedChange.from_json(p) for p in predicted) if predicted is not None else None,
         )
 
 

@@ -19,7 +19,7 @@ from mlplan.core import kinds
 from mlplan.core.clock import now, now_iso
 from mlplan.core.diffing import field_changes, reason_for
 from mlplan.core.errors import Diagnostic, PlanError, ValidationFailed
-from mlplan.engine import advisories, gates, nodes, reconcile
+from mlplan.engine import advisories, gates, nodes, predictions, reconcile
 from mlplan.engine.address import Address
 from mlplan.engine.config import Config
 from mlplan.engine.desired import ContentCache, Result, make_desired, state_result
@@ -29,8 +29,8 @@ from mlplan.engine.nodes.base import ChampionRequest, PlanContext, find_type, pu
 from mlplan.engine.plan import Action, Plan, ResourceChange
 from mlplan.engine.redact import Redactor, mask_previous
 from mlplan.engine.refresh import refresh
-from mlplan.providers.base import Context, Provider
-from mlplan.state.model import State
+from mlplan.providers.base import Context, Observed, Provider
+from mlplan.state.model import ResourceState, State
 
 
 @dataclass
@@ -192,7 +192,10 @@ def _drift(p: PlanContext) -> list[ResourceChange]:
             continue
         attrs = mask_previous(rs.attributes, observed.attributes)
         diffs = field_changes(rs.attributes, attrs, sensitive)
-        if diffs:
+        deployed = None if diffs else _deployed_drift(p, address, rs, observed)
+        if deployed is not None:
+            out.append(deployed)
+        elif diffs:
             out.append(
                 ResourceChange(
                     address,
@@ -206,6 +209,32 @@ def _drift(p: PlanContext) -> list[ResourceChange]:
         else:
             out.append(ResourceChange(address, Action.NO_OP, "matches state"))
     return out
+
+
+def _deployed_drift(p: PlanContext, address: Address, rs: ResourceState, observed: Observed) -> ResourceChange | None:
+    """For a kind that predicts what it deploys (an ARM template's resources): what changed outside mlplan in
+    them, when the configuration is still what was applied (else the prediction would mix in its changes too)."""
+    res = p.config.resources.get(address)
+    rt = resource_type(p.provider, rs.kind, str(address))
+    if res is None or not rt.predicts:
+        return None
+    b = p.build(res)
+    if b.resolution.bindings or not p.same_inputs(rs, b):
+        return None
+    predicted = rt.predict(p.ctx, b.desired, observed)
+    drifted = predictions.drifting(predicted)
+    if not drifted:
+        return None
+    attrs = public(rs.attributes, rt.sensitive_fields)
+    reason = f"changed outside mlplan: what it deployed drifted; the {p.provider.name} provider predicts that"
+    return ResourceChange(
+        address,
+        Action.UPDATE,
+        f"{reason} deploying it again would {predictions.summary(drifted)}",
+        before=attrs,
+        after=attrs,
+        predicted=predicted,
+    )
 
 
 def _targeted(graph: Graph, targets: tuple[Address, ...], changes: list[ResourceChange]) -> list[ResourceChange]:

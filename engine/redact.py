@@ -20,6 +20,7 @@ from mlplan.providers.base import (
     Desired,
     Diff,
     Observed,
+    PredictedChange,
     Problem,
     Progress,
     Provider,
@@ -94,6 +95,9 @@ class _RedactingType(ResourceType):
         out: dict[str, Any] = self.r.scrub(self.inner.desired_attributes(desired))
         return out
 
+    def output_names(self, desired: Desired) -> frozenset[str]:
+        return self.inner.output_names(desired)
+
     # Every call gets a context whose log is scrubbed (a job's streamed output may print a secret),
     # and an error whose message holds a secret (a failed job's log tail) is re-raised scrubbed.
     def _ctx(self, ctx: Context) -> Context:
@@ -166,6 +170,15 @@ class _RedactingType(ResourceType):
     def discard(self, ctx: Context, name: str, operation: str) -> None:
         with self._scrubbed_errors():
             self.inner.discard(self._ctx(ctx), name, operation)
+
+    def predict(
+        self, ctx: Context, desired: Desired | None, current: Observed | None
+    ) -> tuple[PredictedChange, ...] | None:
+        with self._scrubbed_errors():
+            found = self.inner.predict(self._ctx(ctx), desired, current)
+        if found is None:
+            return None
+        return tuple(PredictedChange.from_json(self.r.scrub(p.to_json())) for p in found)
 
     def credentials(self, ctx: Context, current: Observed) -> dict[str, str]:
         return self.inner.credentials(ctx, current)  # asked for explicitly: not scrubbed

@@ -10,7 +10,7 @@ from typing import Any
 
 from mlplan.core.diffing import short
 from mlplan.engine import events as ev
-from mlplan.engine.render_text import SETTLE_SYMBOL, symbol
+from mlplan.engine.render_text import SETTLE_SYMBOL, prediction_lines, symbol
 
 _ORDER = [
     "create",
@@ -139,7 +139,25 @@ def markdown(plan: dict[str, Any], limit: int = COMMENT_LIMIT) -> str:
         if len(blocks) < len(details):
             out.append(f"# ... field changes of {len(details) - len(blocks)} more resource(s) not shown")
         out += ["```", "", "</details>"]
-    if shown < len(changed) or len(blocks) < len(details):
+    predicted = [c for c in changed[:shown] if c.get("predicted")]
+    forecasts = []
+    for c in predicted:
+        block = [f"# {c['address']}"]
+        for depth, mark, words, _style in prediction_lines(c["predicted"]):
+            if depth >= 0:
+                block.append(f"{mark} {'    ' * depth}{words}")
+            elif words.endswith("none"):
+                block.append("# no change predicted")
+        if not fits(block):
+            break
+        forecasts.append(block)
+    if forecasts:
+        out += ["", "<details open><summary>Predicted changes (what-if)</summary>", "", "```diff"]
+        out += [line for block in forecasts for line in block]
+        if len(forecasts) < len(predicted):
+            out.append(f"# ... predictions of {len(predicted) - len(forecasts)} more resource(s) not shown")
+        out += ["```", "", "</details>"]
+    if shown < len(changed) or len(blocks) < len(details) or len(forecasts) < len(predicted):
         out += ["", "*The plan is too long for one comment: `mlplan show PLANFILE` prints all of it.*"]
     return "\n".join(out) + "\n"
 

@@ -38,6 +38,19 @@ LONG = 60  # values longer than this (or on several lines) are shown as a -/+ di
 _INDENT = "      "
 # how a reconciliation shows: what apply will do about an interrupted operation
 SETTLE_SYMBOL = {"adopt": "+s", "retry": "!", "completed": "-s", "not_done": "!"}
+# a predicted change to a resource, and to one of its properties: the symbols `az deployment group what-if` uses
+PREDICTED_SYMBOL = {
+    "create": ("+", "green"),
+    "modify": ("~", "yellow"),
+    "delete": ("-", "red"),
+    "deploy": ("!", "yellow"),
+    "ignore": ("*", "dim"),
+    "no_change": ("=", "dim"),
+    "unsupported": ("x", "dim"),
+    "array": ("~", "yellow"),
+    "no_effect": ("x", "dim"),
+}
+_UNCHANGING = frozenset({"ignore", "no_change"})
 
 
 def symbol(action: str) -> str:
@@ -70,6 +83,11 @@ def text(plan: dict[str, Any], color: bool = False, verbose: bool = False, summa
         line(_INDENT, c["reason"])
         for part in _details(c):
             line(*part)
+        for depth, mark, words, style in prediction_lines(c.get("predicted")):
+            if depth < 0:
+                line(_INDENT, (words, "bold"))
+            else:
+                line(_INDENT + "  " + "    " * depth, (mark + " ", style), words)
     for r in plan.get("reconcile", []):
         line(
             (f"  {SETTLE_SYMBOL.get(r['outcome'], '?'):>3} {r['address']}", "bold yellow"),
@@ -113,6 +131,50 @@ def _details(c: dict[str, Any]) -> list[tuple[tuple[str, str] | str, ...]]:
                 continue
             shown += _added(key, value)
     return shown
+
+
+def prediction_lines(predicted: list[dict[str, Any]] | None) -> list[tuple[int, str, str, str]]:
+    """What the provider predicts for the resources a change manages (ARM what-if), as ``(depth, symbol, words,
+    style)`` (depth -1: the heading): each resource that changes with its property changes, each that stays with
+    a note (a removal's), and how many others stay as they are."""
+    if not predicted:
+        return []
+    out: list[tuple[int, str, str, str]] = [(-1, "", "predicted changes to the resources it manages:", "")]
+    quiet = 0
+    for p in predicted:
+        if p["change"] in _UNCHANGING and not p.get("note"):
+            quiet += 1
+            continue
+        mark, style = PREDICTED_SYMBOL.get(p["change"], ("?", ""))
+        name = p["resource_id"].rsplit("/", 1)[-1]
+        what = f"{p['resource_type']}/{name}" if p.get("resource_type") else p["resource_id"]
+        note = f": {p['note']}" if p.get("note") else ""
+        out.append((0, mark, f"{what}  ({p['change'].replace('_', ' ')}){note}", style))
+        out += _delta_lines(p.get("delta") or [], 1)
+    if quiet:
+        out.append((0, "=", f"{quiet} other resource(s) unchanged or left alone", "dim"))
+    if len(out) == 2 and out[1][2].endswith("left alone"):
+        out[0] = (-1, "", "predicted changes to the resources it manages: none", "")
+        del out[1]
+    return out
+
+
+def _delta_lines(delta: list[dict[str, Any]], depth: int) -> list[tuple[int, str, str, str]]:
+    out: list[tuple[int, str, str, str]] = []
+    for d in delta:
+        mark, style = PREDICTED_SYMBOL.get(d["change"], ("?", ""))
+        path, change = d["path"], d["change"]
+        if change == "create":
+            words = f"{path}: {show(d.get('after'))}"
+        elif change == "delete":
+            words = f"{path}: {show(d.get('before'))}"
+        elif change in ("modify", "no_effect"):
+            words = f"{path}: {show(d.get('before'))} -> {show(d.get('after'))}"
+        else:
+            words = f"{path}:"
+        out.append((depth, mark, words, style))
+        out += _delta_lines(d.get("children") or [], depth + 1)
+    return out
 
 
 def _said(reason: str, path: str, before: Any, after: Any) -> bool:

@@ -126,6 +126,75 @@ class Diff:
 
 
 @dataclass(frozen=True)
+class PropertyDelta:
+    """One property of a predicted modification: its dotted ``path``, how it changes (``create``, ``delete``,
+    ``modify``, ``array``: its ``children`` say how; ``no_effect``), its value before and after."""
+
+    path: str
+    change: str
+    before: Any = None
+    after: Any = None
+    children: tuple[PropertyDelta, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "change": self.change,
+            "before": self.before,
+            "after": self.after,
+            "children": [c.to_json() for c in self.children],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PropertyDelta:
+        return cls(
+            str(data["path"]),
+            str(data["change"]),
+            data.get("before"),
+            data.get("after"),
+            tuple(cls.from_json(c) for c in data.get("children") or ()),
+        )
+
+
+# What a predicted change does to one resource (Azure's what-if change types, in snake case).
+PREDICTED_CHANGES = ("create", "modify", "delete", "ignore", "no_change", "deploy", "unsupported")
+# Predictions that leave the resource as it is.
+UNCHANGING = frozenset({"ignore", "no_change"})
+
+
+@dataclass(frozen=True)
+class PredictedChange:
+    """What the service predicts applying a resource will do to one of the resources it manages (an ARM
+    template's resources, through what-if): the change (``PREDICTED_CHANGES``), the resource's id and type, the
+    property deltas of a modification, and a note (why it is unsupported, or why it stays)."""
+
+    change: str
+    resource_id: str
+    resource_type: str = ""
+    delta: tuple[PropertyDelta, ...] = ()
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "change": self.change,
+            "resource_id": self.resource_id,
+            "resource_type": self.resource_type,
+            "delta": [d.to_json() for d in self.delta],
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PredictedChange:
+        return cls(
+            str(data["change"]),
+            str(data["resource_id"]),
+            str(data.get("resource_type") or ""),
+            tuple(PropertyDelta.from_json(d) for d in data.get("delta") or ()),
+            str(data.get("note") or ""),
+        )
+
+
+@dataclass(frozen=True)
 class Progress:
     """Where a long-running operation stands, read from its token."""
 
@@ -190,6 +259,8 @@ class ResourceType(ABC):
     # > 0: refresh reads this kind with read_many, up to this many ids a call (one list call instead
     # of one request per resource, for APIs that throttle); 0: one read per resource.
     read_batch: int = 0
+    # True when ``predict`` answers (what applying it does to the resources it manages): drift asks it too
+    predicts: bool = False
     # The shape of this kind's provider ids, placeholders in <>: "computes/<name>". `mlplan import`
     # checks an id against it and shows it when one does not fit.
     id_format: str = ""
@@ -269,6 +340,11 @@ class ResourceType(ABC):
         Called by apply under the state lock, once the engine has settled the operation (adopted or not).
         """
 
+    def output_names(self, desired: Desired) -> frozenset[str]:
+        """The outputs ``read`` will report for ``desired`` (what mlplan.yaml's outputs may read): ``output_fields``,
+        and for a kind whose outputs its files declare (an ARM template's ``outputs``), those too. Offline."""
+        return self.output_fields
+
     def poll(self, ctx: Context, token: dict[str, Any]) -> Progress:
         """Where the long-running operation behind ``token`` (journalled with ``ctx.checkpoint``) stands;
         read-only. Only providers that checkpoint tokens are asked."""
@@ -278,6 +354,15 @@ class ResourceType(ABC):
         """Wait for the operation behind ``token`` to finish (honouring ``ctx.cancelled``) and return what
         it made, or None when it failed or made nothing."""
         raise NotImplementedError(f"the {self.kind} resource type journals no operation tokens")
+
+    def predict(
+        self, ctx: Context, desired: Desired | None, current: Observed | None
+    ) -> tuple[PredictedChange, ...] | None:
+        """What applying ``desired`` over ``current`` (None: it does not exist yet) would do to the resources
+        this one manages, as the service predicts it (ARM what-if); ``desired`` None: what removing ``current``
+        does to them. Read-only: plan shows it, and apply asks again before it acts, refusing a saved plan whose
+        predictions moved. None: this kind predicts nothing (the default)."""
+        return None
 
     def credentials(self, ctx: Context, current: Observed) -> dict[str, str]:
         """Secrets of the resource in clear (endpoint keys), only for an explicit request."""

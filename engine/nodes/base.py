@@ -406,6 +406,8 @@ class NodeKind(ABC):
         )
         if change.action is Action.ARCHIVE:
             change = replace(change, reason=why + "; asset versions cannot be deleted in Azure ML, so it is archived")
+        elif change.action is Action.DELETE:  # what the removal does to what it manages (an ARM template's resources)
+            change = replace(change, predicted=rt.predict(p.ctx, None, observed))
         res = p.config.resources.get(address)
         return p.guard(res, change) if res is not None else change
 

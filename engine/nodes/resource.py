@@ -3,10 +3,14 @@ place, replaced when a field that cannot change in place changes, deleted."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from mlplan.engine import predictions
 from mlplan.engine.config import ResourceSpec
-from mlplan.engine.nodes.base import ApplyContext, NodeKind, Outcome, PlanContext, lifecycle_change, public
+from mlplan.engine.nodes.base import ApplyContext, Built, NodeKind, Outcome, PlanContext, lifecycle_change, public
 from mlplan.engine.plan import Action, ResourceChange
 from mlplan.engine.reasons import diff_reason
+from mlplan.providers.base import Observed, PredictedChange
 
 
 class ResourceNode(NodeKind):
@@ -23,9 +27,17 @@ class ResourceNode(NodeKind):
             adopted = p.adoption(b)
             if adopted is not None:
                 return adopted
-            return p.change(b, Action.CREATE, "not in state: will be created", after=b.public_after)
+            return p.change(
+                b,
+                Action.CREATE,
+                "not in state: will be created",
+                after=b.public_after,
+                predicted=self._predict(p, b, None),
+            )
         by_lifecycle = lifecycle_change(p, b, rs, observed)
         if by_lifecycle is not None:
+            if by_lifecycle.action is Action.CREATE:
+                return replace(by_lifecycle, predicted=self._predict(p, b, None))
             return by_lifecycle
         assert observed is not None
         before = public(observed.attributes, b.rt.sensitive_fields)
@@ -40,9 +52,18 @@ class ResourceNode(NodeKind):
                 after=b.public_after,
                 changes=diff.changes,
                 replace_order=order,
+                predicted=self._predict(p, b, None),
             )
             return p.guard(res, change)
         if not diff.changed:
+            predicted = self._predict(p, b, observed) if p.refreshed else None
+            drifted = predictions.drifting(predicted)
+            if drifted:  # the files say nothing changed; what it manages was changed outside mlplan
+                reason = (
+                    f"configuration unchanged, but what it deployed drifted: the {p.provider.name} provider"
+                    f" predicts {predictions.summary(drifted)}"
+                )
+                return p.change(b, Action.UPDATE, reason, before=before, after=b.public_after, predicted=predicted)
             return p.change(b, Action.NO_OP, "up to date", before=before, after=b.public_after)
         reason = diff_reason(rs, b.content, diff.changes)
         if diff.replaces:
@@ -54,9 +75,25 @@ class ResourceNode(NodeKind):
                 after=b.public_after,
                 changes=diff.changes,
                 replace_order=order,
+                predicted=self._predict(p, b, None),
             )
             return p.guard(res, change)
-        return p.change(b, Action.UPDATE, reason, before=before, after=b.public_after, changes=diff.changes)
+        return p.change(
+            b,
+            Action.UPDATE,
+            reason,
+            before=before,
+            after=b.public_after,
+            changes=diff.changes,
+            predicted=self._predict(p, b, observed),
+        )
+
+    @staticmethod
+    def _predict(p: PlanContext, b: Built, current: Observed | None) -> tuple[PredictedChange, ...] | None:
+        """What the provider predicts (read-only); nothing while bindings leave values to apply."""
+        if b.resolution.bindings:
+            return None
+        return b.rt.predict(p.ctx, b.desired, current)
 
     def apply(self, a: ApplyContext, change: ResourceChange) -> Outcome:
         action = change.action
@@ -66,9 +103,13 @@ class ResourceNode(NodeKind):
             return self.adopt(a, change)
         rt = a.rt(change.address.kind, str(change.address))
         desired = a.desired(change)
+        current = a.current(change.address) if action is not Action.CREATE else None
+        if change.predicted is not None:  # right before acting: does the plan's prediction still hold?
+            now = rt.predict(a.ctx, desired, current if action is Action.UPDATE else None)
+            predictions.check_unchanged(str(change.address), a.provider.name, change.predicted, now)
         if action is Action.CREATE:
             return Outcome(observed=rt.create(a.ctx, desired), desired=desired)
-        current = a.current(change.address)
+        assert current is not None
         if action is Action.UPDATE:
             return Outcome(observed=rt.update(a.ctx, desired, current), desired=desired)
         if action is Action.REPLACE:

@@ -1,8 +1,9 @@
 """The ``azure`` provider: Azure ML workspaces through azure-ai-ml and azure-mgmt-resource.
 
 Every Azure SDK import happens inside this package, lazily, so that ``mlplan --help`` and the
-local provider never pay for them. Data assets, environments, models (``assets``) and amlcompute clusters
-(``compute``) are managed on the workspace; the other kinds validate offline and are refused with their file and
+local provider never pay for them. Data assets, environments, models (``assets``), amlcompute clusters
+(``compute``), online endpoints, deployments and traffic (``endpoints``) are managed on the workspace, ARM template
+deployments (``arm``) in its resource group; the other kinds validate offline and are refused with their file and
 line until they are built. What it is built on: ``settings`` (the workspace, cloud and credential of the environment),
 ``cloud``, ``credentials``, ``clients`` (MLClient and the ARM deployments client, retries bounded, errors naming
 the call) and ``kinds`` (per kind: the entity to create, ``desired_attributes``, ``observed``).
@@ -36,7 +37,7 @@ class _NotYetType(ResourceType):
             Problem(
                 (),
                 f"{self.kind} {NOT_YET} (it manages data, environment, model, amlcompute, online endpoints,"
-                " deployments and traffic so far)",
+                " deployments, traffic and ARM deployments so far)",
                 "keep this resource in a local environment, or manage it outside mlplan for now",
             ),
             *reserved_problems(desired.spec),
@@ -62,6 +63,7 @@ class AzureProvider(Provider):
     name = "azure"
 
     def __init__(self) -> None:
+        from mlplan.providers.azure.arm import ArmDeploymentType
         from mlplan.providers.azure.assets import DataType, EnvironmentType, ModelType
         from mlplan.providers.azure.compute import ComputeType
         from mlplan.providers.azure.endpoints import OnlineDeploymentType, OnlineEndpointType, TrafficType
@@ -75,6 +77,7 @@ class AzureProvider(Provider):
             endpoints := OnlineEndpointType(self.conn),
             OnlineDeploymentType(self.conn, {"model": models, "environment": environments}),
             TrafficType(self.conn, endpoints),
+            ArmDeploymentType(self.conn),
         ]
         self._types: dict[str, ResourceType] = {kind: _NotYetType(kind) for kind in KINDS}
         self._types.update({t.kind: t for t in built})

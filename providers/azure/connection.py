@@ -23,6 +23,8 @@ class Connection:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._client: Any = None
+        self._arm: Any = None
+        self._made: tuple[Any, Any] | None = None  # the cloud and the credential, once signed in
         self.workspace: Workspace | None = None
 
     def bind(self, ctx: Context) -> None:
@@ -51,8 +53,24 @@ class Connection:
                 cloud = cloud_of(target.cloud)
                 credential = make_credential(target.credential, cloud, verify=connection_verify())
                 self._client = ml_client(target.workspace, cloud, credential)
+                self._made = (cloud, credential)
                 self.workspace = target.workspace
             return self._client
+
+    def arm(self, ctx: Context) -> Any:
+        """The ARM deployments client (template deployments, what-if) in the workspace's subscription, signed in
+        with the ``MLClient``'s credential."""
+        self.ml(ctx)
+        with self._lock:
+            if self._arm is None:
+                import azure.mgmt.resource.deployments  # noqa: F401 - under the lock, as ``ml`` explains
+
+                from mlplan.providers.azure.clients import deployments_client
+
+                assert self._made is not None and self.workspace is not None
+                cloud, credential = self._made
+                self._arm = deployments_client(self.workspace, cloud, credential)
+            return self._arm
 
 
 class _Discard:

@@ -164,6 +164,20 @@ def test_long_running_operations_as_azure_does_them(rest: Rest) -> None:
     assert rest("GET", cpu).status_code == 404
 
 
+def test_one_kind_of_operation_can_run_long_and_be_released(rest: Rest) -> None:
+    """``slow_operations``: a deployment that outlives the process that started it while the rest stays quick;
+    ``hold_operations``: when it finishes."""
+    rest.az.slow_operations("/computes/gpu", 3600, method="PUT")
+    body = {"properties": {"computeType": "AmlCompute"}}
+    slow = rest("PUT", rest.ws("/computes/gpu"), body)
+    quick = rest("PUT", rest.ws("/computes/cpu"), body)
+    assert rest.until_done(quick.headers["Azure-AsyncOperation"]).json()["status"] == "Succeeded"
+    assert rest("GET", slow.headers["Azure-AsyncOperation"]).json()["status"] == "InProgress"
+    assert rest.az.hold_operations("/computes/gpu", 0) == 1
+    assert rest.until_done(slow.headers["Azure-AsyncOperation"]).json()["status"] == "Succeeded"
+    assert rest.az.hold_operations("/computes/gpu", 0) == 0, "nothing runs any more"
+
+
 def test_lists_page_with_next_link(rest: Rest) -> None:
     rest.az.page_size = 2
     for v in range(1, 6):

@@ -86,6 +86,7 @@ class Azure:
         self.tickers: list[Callable[[], None]] = []
         # one-shot failures of long-running operations: (path_contains, code, message, remaining)
         self.operation_failures: list[list[Any]] = []
+        self.operation_seconds: list[tuple[str | None, str, float]] = []  # (method, path contains, seconds)
         # endpoint id (lower) -> {deployment name or "*": scorer}
         self.scorers: dict[str, dict[str, Callable[[bytes], Any]]] = {}
         if "secret" not in store.facts:

@@ -46,7 +46,7 @@ def start(
         "provider": provider,
         "status": "InProgress",
         "start": now,
-        "done_at": now + az.lro_seconds,
+        "done_at": now + _seconds(az, req),
         "error": failure,
         "data": data or {},
     }
@@ -60,6 +60,14 @@ def start(
     if location:
         headers["Location"] = req.url(f"{base}/{'mfeOperationResults' if ml else 'operationResults'}/{op_id}", api)
     return headers
+
+
+def _seconds(az: Azure, req: Request) -> float:
+    """How long an operation started by ``req`` runs: the last matching ``operation_seconds``, else ``lro_seconds``."""
+    for method, contains, seconds in reversed(az.operation_seconds):
+        if (method is None or method == req.method) and contains.lower() in req.path.lower():
+            return seconds
+    return az.lro_seconds
 
 
 def _take_failure(az: Azure, path: str) -> dict[str, Any] | None:

@@ -380,10 +380,17 @@ class LoopbackAzure:
         with self._lock:
             self.az.operation_failures.append([path_contains, code, message, times])
 
+    def slow_operations(self, path_contains: str, seconds: float, method: str | None = None) -> None:
+        """Long-running operations started by a matching request (``method`` and a path containing the text) run
+        ``seconds`` instead of ``lro_seconds``: one slow deployment while what-if and the rest stay quick."""
+        with self._lock:
+            self.az.operation_seconds.append((method.upper() if method else None, path_contains, seconds))
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
             self.az.operation_failures.clear()
+            self.az.operation_seconds.clear()
 
     # what happened ----------------------------------------------------------------------------------------------
     @property
@@ -431,6 +438,21 @@ class LoopbackAzure:
             self.az.store.save()
             return copy.deepcopy(body)
 
+    def hold_operations(self, resource_contains: str, seconds: float) -> int:
+        """Make the running long-running operations on a matching resource (an ARM id containing the text) finish
+        ``seconds`` from now (0: at the next request), as a slow deployment would; how many it changed."""
+        with self._lock:
+            now = self.az.now()
+            held = 0
+            for op_id in self.az.store.running:
+                op = self.az.store.operations[op_id]
+                if resource_contains.lower() in str(op["resource"]).lower():
+                    op["done_at"] = now + seconds
+                    held += 1
+            self.az.store.dirty = True
+            self.az.store.save()
+            return held
+
     def set_scorer(
         self,
         endpoint: str,
@@ -468,6 +490,7 @@ class LoopbackAzure:
             self._faults.clear()
             self._calls.clear()
             self.az.operation_failures.clear()
+            self.az.operation_seconds.clear()
             self._seed()
 
     # clients ------------------------------------------------------------------------------------------------------

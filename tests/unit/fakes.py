@@ -37,6 +37,7 @@ from mlplan.providers.base import (
     Context,
     Desired,
     Observed,
+    PredictedChange,
     Progress,
     Provider,
     ResourceType,
@@ -109,6 +110,7 @@ class FakeType(ResourceType):
         self.mutable_fields = frozenset({"description", "tags"}) if self.versioned else frozenset()
         self.sensitive_fields = frozenset({"secret"})
         self.can_delete_versions = can_delete_versions
+        self.predicts = True  # answers for the names in provider.predictions
 
     # -- what the engine compares ------------------------------------------------------
     def desired_attributes(self, desired: Desired) -> dict[str, Any]:
@@ -186,6 +188,17 @@ class FakeType(ResourceType):
 
     def discard(self, ctx: Context, name: str, operation: str) -> None:
         self.provider.record("discard", self.kind, name)
+
+    def predict(
+        self, ctx: Context, desired: Desired | None, current: Observed | None
+    ) -> tuple[PredictedChange, ...] | None:
+        """What ``provider.predictions`` says for the name (as ARM what-if would); None for names it lacks."""
+        p = self.provider
+        name = desired.name if desired is not None else p.name_of(current.id) if current is not None else ""
+        p.record("predict", self.kind, name)
+        with p.lock:
+            found = p.predictions.get(name)
+        return tuple(found) if found is not None else None
 
     def mark(self, ctx: Context, current: Observed, tags: Mapping[str, str | None]) -> None:
         p = self.provider
@@ -291,6 +304,8 @@ class FakeProvider(Provider):
         self.max_active = 0
         self.data_files: dict[str, Path] = {}  # data asset name -> its files (fetch)
         self.predict: dict[str, Callable[[list[Any]], list[Any]]] = {}  # model version -> its predictions
+        # name -> what ``predict`` answers for it (what-if of the resources it manages); names not here: None
+        self.predictions: dict[str, list[PredictedChange]] = {}
         self._types = {k: FakeType(self, k, can_delete_versions) for k in KINDS}
 
     # -- Provider ---------------------------------------------------------------------

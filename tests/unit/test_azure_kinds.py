@@ -656,6 +656,32 @@ def test_arm_deployments_replan_as_no_op(files: Path, spec: dict[str, Any]) -> N
     )
 
 
+def test_inline_parameters_compare_unwrapped_and_only_by_the_names_given(files: Path) -> None:
+    from azure.mgmt.resource.deployments.models import DeploymentExtended
+
+    spec = {"template": "./main.json", "parameters": {"sku": {"value": "S3"}}}
+    d = desired("arm_deployment", "main", spec, files)
+    body = MAPS["arm_deployment"].to_body(d)
+    assert body["properties"]["parameters"] == {"sku": {"value": "S3"}}
+    assert body["tags"]["mlplan.parameters"] == "sku"
+    served = {
+        "name": "main",
+        "tags": body["tags"],
+        "properties": {
+            "mode": "Incremental",
+            # ARM reports every parameter of the template, those left at their default too
+            "parameters": {"sku": {"type": "String", "value": "S3"}, "region": {"type": "String", "value": "x"}},
+            "outputs": {"key": {"type": "SecureString"}},
+        },
+    }
+    observed = MAPS["arm_deployment"].observed(DeploymentExtended(served), WS)
+    no_op(d, observed.attributes)
+    assert observed.attributes["parameters"] == {"sku": "S3"}
+    assert observed.outputs["key"] == "(sensitive)"
+    missing = desired("arm_deployment", "main", {"template": "./nope.json", "parameters": {"a": 1}}, files)
+    assert MAPS["arm_deployment"].desired_attributes(missing, WS)["parameters"] == {"a": 1}  # validate says why
+
+
 def test_what_if_becomes_resource_changes_with_property_paths() -> None:
     from azure.mgmt.resource.deployments.models import WhatIfOperationResult
 

@@ -39,3 +39,36 @@ def test_a_long_plan_is_cut_to_the_comment_limit_and_says_so() -> None:
     assert f"*{3000 - rows} more change(s) not shown*" in text
     assert "`mlplan show PLANFILE` prints all of it" in text
     assert text.rstrip().endswith("prints all of it.*")
+
+
+def _predicted(i: int) -> dict[str, Any]:
+    rid = f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st{i:05d}"
+    delta = [{"path": "sku.name", "change": "modify", "before": "Standard_LRS", "after": "Standard_GRS"}]
+    return {
+        "change": "modify",
+        "resource_id": rid,
+        "resource_type": "Microsoft.Storage/storageAccounts",
+        "delta": delta,
+    }
+
+
+def test_predicted_changes_are_in_the_comment_within_its_limit() -> None:
+    plan = plan_of(1)
+    plan["changes"] = [
+        {
+            "address": "arm_deployment.infra",
+            "action": "update",
+            "reason": "template changed: main.json",
+            "predicted": [_predicted(1), {**_predicted(2), "change": "no_change", "delta": []}],
+        }
+    ]
+    text = markdown(plan)
+    assert "<details open><summary>Predicted changes (what-if)</summary>" in text
+    assert (
+        "# arm_deployment.infra\n~ Microsoft.Storage/storageAccounts/st00001  (modify)\n"
+        "~     sku.name: Standard_LRS -> Standard_GRS\n= 1 other resource(s) unchanged or left alone\n"
+    ) in text
+    plan["changes"][0]["predicted"] = [_predicted(i) for i in range(2000)]
+    cut = markdown(plan)
+    assert len(cut) <= COMMENT_LIMIT
+    assert "`arm_deployment.infra`" in cut and "prints all of it" in cut

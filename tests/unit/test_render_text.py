@@ -65,3 +65,19 @@ def test_what_a_reader_needs_is_there_once() -> None:
 )
 def test_values_are_shown_as_yaml_not_python(value: object, shown: str) -> None:
     assert show(value) == shown
+
+
+def test_predictions_show_what_changes_with_its_properties_and_count_what_stays() -> None:
+    plain = text(PLAN)
+    storage = (
+        "      predicted changes to the resources it manages:\n"
+        "        ~ Microsoft.Storage/storageAccounts/stchurn  (modify)\n"
+        "            ~ properties.minimumTlsVersion: TLS1_0 -> TLS1_2\n"
+        "            ~ properties.networkAcls.ipRules:\n"
+        '                - properties.networkAcls.ipRules.0: {value: "203.0.113.7"}\n'
+        "        + Microsoft.Insights/components/ai-churn  (create)\n"
+        "        = 2 other resource(s) unchanged or left alone\n"
+    )
+    assert storage in plain
+    assert "kv-churn" not in plain and "mlw-dev" not in plain, "what stays as it is is counted, not listed"
+    assert "* Microsoft.Network/virtualNetworks/vnet-ml  (ignore): stays in the resource group" in plain
