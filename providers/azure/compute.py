@@ -22,7 +22,6 @@ PROGRESS_EVERY_S = 30.0  # a long-running operation still running says so this o
 def wait_for(ctx: Context, poller: Any, what: str) -> Any:
     """The result of a long-running operation, checking for cancellation between polls and saying, every
     ``PROGRESS_EVERY_S``, that it still runs and what Azure reports of it."""
-    crashpoint("mid_operation")  # the operation runs on Azure, its result is not known here yet
     started = time.monotonic()
     next_note = started + PROGRESS_EVERY_S
     while not poller.done():
@@ -110,6 +109,7 @@ class ComputeType(ResourceType):
         entity.ssh_public_access_enabled = self.desired_attributes(desired)["ssh_public_access_enabled"]
         with calling("compute.begin_create_or_update", what), quiet_sdk():
             poller = ml.compute.begin_create_or_update(entity)
+            crashpoint("mid_operation")  # it runs on Azure, its result is not known here yet
             wait_for(ctx, poller, f"creating {what}")
         made = self.read(ctx, f"computes/{desired.name}")
         assert made is not None, what

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mlplan.core.errors import ProviderError
+from mlplan.core.faults import crashpoint
 from mlplan.providers.azure.clients import calling
 from mlplan.providers.azure.compute import wait_for
 from mlplan.providers.azure.connection import Connection, in_parallel
@@ -73,7 +74,9 @@ class OnlineEndpointType(ResourceType):
         current = self._get(ctx, desired.name)  # an update keeps the split Azure has
         entity = self.map.to_entity(desired, self.conn.ws(), keep=current)
         with calling("online_endpoints.begin_create_or_update", what), quiet_sdk():
-            wait_for(ctx, ml.online_endpoints.begin_create_or_update(entity), f"creating {what}")
+            poller = ml.online_endpoints.begin_create_or_update(entity)
+            crashpoint("mid_operation")  # it runs on Azure, its result is not known here yet
+            wait_for(ctx, poller, f"creating {what}")
         made = self.read(ctx, f"onlineEndpoints/{desired.name}")
         assert made is not None, what
         return made
@@ -248,7 +251,9 @@ class OnlineDeploymentType(ResourceType):
         ml = self.conn.ml(ctx)
         entity = self.map.to_entity(desired, self.conn.ws(), self._register_inline(ctx, desired))
         with calling("online_deployments.begin_create_or_update", what), quiet_sdk():
-            wait_for(ctx, ml.online_deployments.begin_create_or_update(entity), f"deploying {what}")
+            poller = ml.online_deployments.begin_create_or_update(entity)
+            crashpoint("mid_operation")
+            wait_for(ctx, poller, f"deploying {what}")
         made = self.read(ctx, f"onlineEndpoints/{endpoint}/deployments/{name}")
         assert made is not None, what
         return made
@@ -317,7 +322,9 @@ class TrafficType(ResourceType):
         else:
             endpoint = self.map.apply(endpoint, desired)
         with calling("online_endpoints.begin_create_or_update", what), quiet_sdk():
-            wait_for(ctx, ml.online_endpoints.begin_create_or_update(endpoint), f"setting {what}")
+            poller = ml.online_endpoints.begin_create_or_update(endpoint)
+            crashpoint("mid_operation")
+            wait_for(ctx, poller, f"setting {what}")
 
     def create(self, ctx: Context, desired: Desired) -> Observed:
         self._set(ctx, desired.name, desired)
