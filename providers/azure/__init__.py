@@ -1,8 +1,9 @@
 """The ``azure`` provider: Azure ML workspaces through azure-ai-ml and azure-mgmt-resource.
 
 Every Azure SDK import happens inside this package, lazily, so that ``mlplan --help`` and the
-local provider never pay for them. Data assets, environments, models (``assets``) and amlcompute clusters
-(``compute``) are managed on the workspace; the other kinds validate offline and are refused with their file and
+local provider never pay for them. Data assets, environments, models (``assets``), amlcompute clusters
+(``compute``), command jobs (``jobs``), online endpoints, deployments and traffic (``endpoints``) are managed on the
+workspace; the other kinds validate offline and are refused with their file and
 line until they are built. What it is built on: ``settings`` (the workspace, cloud and credential of the environment),
 ``cloud``, ``credentials``, ``clients`` (MLClient and the ARM deployments client, retries bounded, errors naming
 the call) and ``kinds`` (per kind: the entity to create, ``desired_attributes``, ``observed``).
@@ -35,8 +36,8 @@ class _NotYetType(ResourceType):
         return [
             Problem(
                 (),
-                f"{self.kind} {NOT_YET} (it manages data, environment, model, amlcompute, online endpoints,"
-                " deployments and traffic so far)",
+                f"{self.kind} {NOT_YET} (it manages data, environment, model, amlcompute, command jobs, online"
+                " endpoints, deployments and traffic so far)",
                 "keep this resource in a local environment, or manage it outside mlplan for now",
             ),
             *reserved_problems(desired.spec),
@@ -65,6 +66,7 @@ class AzureProvider(Provider):
         from mlplan.providers.azure.assets import DataType, EnvironmentType, ModelType
         from mlplan.providers.azure.compute import ComputeType
         from mlplan.providers.azure.endpoints import OnlineDeploymentType, OnlineEndpointType, TrafficType
+        from mlplan.providers.azure.jobs import JobType
 
         self.conn = Connection()
         built: list[ResourceType] = [
@@ -72,6 +74,7 @@ class AzureProvider(Provider):
             EnvironmentType(self.conn),
             ModelType(self.conn),
             ComputeType(self.conn),
+            JobType(self.conn),
             endpoints := OnlineEndpointType(self.conn),
             OnlineDeploymentType(self.conn),
             TrafficType(self.conn, endpoints),

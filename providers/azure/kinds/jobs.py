@@ -35,6 +35,8 @@ LITERAL_TYPES = (str, int, float, bool)
 LOCAL = "(local)"  # a local input path, uploaded at submission
 INPUT_MODE = "ro_mount"
 OUTPUT_MODE = "rw_mount"
+# what azure-ai-ml adds to a job's properties when its code is in a git repository (the SDK's, not the user's)
+GIT_PROPERTIES = "mlflow.source.git."
 
 
 class JobMap:
@@ -128,7 +130,7 @@ class JobMap:
             "experiment_name": entity.experiment_name,
             "description": entity.description,
             "tags": user_tags(entity.tags),
-            "properties": user_properties(properties),
+            "properties": {k: v for k, v in user_properties(properties).items() if not k.startswith(GIT_PROPERTIES)},
         }
         return Observed(
             id=f"jobs/{entity.name}",
@@ -138,7 +140,8 @@ class JobMap:
                 "run": entity.name,
                 "status": text(entity.status),
                 "studio_url": entity.studio_url,
-                "outputs": {str(k): _output_uri(_data(v)) for k, v in sorted((entity.outputs or {}).items())},
+                # as the local provider records them, and as a model's ``path:`` names a run's output on Azure
+                "outputs": {str(k): f"azureml://jobs/{entity.name}/outputs/{k}" for k in sorted(entity.outputs or {})},
                 "arm_id": entity.id,
             },
         )
@@ -185,11 +188,6 @@ def _output(value: Any) -> Any:
         "name": given.get("name"),
         "version": str(given["version"]) if given.get("version") is not None else None,
     }
-
-
-def _output_uri(value: Any) -> Any:
-    given = _dict(value) or {}
-    return given.get("path") if isinstance(given, Mapping) else None
 
 
 def _uploaded(path: Any) -> bool:
