@@ -30,8 +30,11 @@ TAG_ADDRESS = "mlplan.address"
 TAG_OPERATION = "mlplan.operation"
 # The champion of a promotion policy: the model version the governed deployments serve (engine/nodes/promotion.py)
 TAG_CHAMPION = "mlplan.champion"
+# A run's input hash, stamped on the run when it is submitted: a run adopted after a crash (its apply died before
+# recording it) is recorded with the inputs it ran with, so the next plan does not train again
+TAG_INPUTS = "mlplan.inputs"
 # Tags mlplan writes itself: never a user's tags, never compared with the spec, kept by updates
-OWNERSHIP_TAGS = (TAG_PROJECT, TAG_ADDRESS, TAG_OPERATION, TAG_CHAMPION)
+OWNERSHIP_TAGS = (TAG_PROJECT, TAG_ADDRESS, TAG_OPERATION, TAG_CHAMPION, TAG_INPUTS)
 
 
 @functools.lru_cache(maxsize=256)

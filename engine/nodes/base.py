@@ -364,11 +364,23 @@ class ApplyContext:
         tags = desired_mod.ownership_tags(self.project, change.address, self.op_id)
         return desired_mod.from_plan(change.address, ds, spec, self.root, self.project, tags)
 
+    def input_hash(self, change: ResourceChange) -> str:
+        return recorded_input_hash(change, self.results)
+
     def current(self, address: Address) -> Observed:
         rs = self.state.resources.get(str(address))
         if rs is None:
             raise ProviderError("it is not in state any more", address=str(address))
         return desired_mod.observed_of(rs)
+
+
+def recorded_input_hash(change: ResourceChange, results: Mapping[Address, Result]) -> str:
+    """What state records as ``change``'s inputs: the planned hash, or (bindings only known at apply) the hash of
+    the spec with them filled from the dependencies' ``results``."""
+    assert change.desired is not None
+    return change.input_hash or desired_mod.document_hash(
+        desired_mod.fill(change.desired.document(), change.bindings, results)
+    )
 
 
 # -- the node kind interface ------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from mlplan.engine.config import ResourceSpec
 from mlplan.engine.nodes.base import ApplyContext, NodeKind, Outcome, PlanContext
 from mlplan.engine.plan import Action, ResourceChange
 from mlplan.engine.reasons import binding_reason, diff_reason
+from mlplan.providers.base import TAG_INPUTS
 
 
 class RunNode(NodeKind):
@@ -57,4 +58,6 @@ class RunNode(NodeKind):
             raise NotImplementedError(f"a {self.name} node cannot {change.action.value}")
         rt = a.rt(change.address.kind, str(change.address))
         desired = a.desired(change)
+        # on the run itself, so that a run adopted after a crash is recorded with the inputs it ran with
+        desired.tags[TAG_INPUTS] = a.input_hash(change)
         return Outcome(observed=rt.create(a.ctx, desired), desired=desired)
