@@ -45,15 +45,18 @@ def test_an_azure_environment_validates_offline_and_refuses_an_unavailable_backe
 def test_kinds_the_azure_provider_does_not_manage_yet_are_refused_with_file_and_line(project: Path) -> None:
     config = project / "mlplan.yaml"
     config.write_text(config.read_text() + PRD.split("    state:")[0])
-    job = project / "res" / "job.yml"
-    job.write_text(
-        "$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json\n"
-        "name: train\ncommand: echo hi\nenvironment: azureml:sk:1\ncompute: azureml:cpu\n"
+    template = project / "res" / "network.yml"
+    template.write_text(
+        "$schema: https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#\n"
+        "contentVersion: 1.0.0.0\nresources: []\n"
     )
     for command in (("validate",), ("plan",)):
         r = run_mlplan("-C", str(project), "-e", "prd", *command)
         assert r.code == 1, (command, r.text)
-        assert "res/job.yml:1: job.train: job is not supported by the azure provider yet" in r.err, r.err
+        assert (
+            "res/network.yml:1: arm_deployment.network: arm_deployment is not supported by the azure provider yet"
+            in r.err
+        ), r.err
         assert "1 error; nothing was changed." in r.err, r.err
     assert not (project / ".mlplan").exists(), "nothing written"
 

@@ -170,12 +170,17 @@ def _input(value: Any) -> Any:
     given = _dict(value) or {}
     if not isinstance(given, Mapping):
         return given
-    path = given.get("path")
-    return {
-        "type": given.get("type"),
-        "path": LOCAL if is_local(path) or _uploaded(path) else data_uri(path),
-        "mode": given.get("mode") or INPUT_MODE,
-    }
+    return {"type": given.get("type"), "path": _input_path(given.get("path")), "mode": given.get("mode") or INPUT_MODE}
+
+
+def _input_path(path: Any) -> Any:
+    """An input's path as compared: an asset as ``azureml:<name>:<version>`` (``jobs.get`` reads it back as
+    ``<name>:<version>``), a datastore URI in its short form, a local path (or what it was uploaded to) as
+    ``(local)``."""
+    if _uploaded(path):
+        return LOCAL
+    ref = data_uri(path)
+    return LOCAL if ref == path and is_local(path) else ref
 
 
 def _output(value: Any) -> Any:
