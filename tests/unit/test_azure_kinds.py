@@ -615,6 +615,27 @@ def test_jobs_report_what_was_planned(files: Path, spec: dict[str, Any]) -> None
     assert observed.attributes["experiment_name"] == spec.get("experiment_name", "demo")
 
 
+ARM_DATA = f"{ARM}/data/iris/versions/1"
+
+
+@pytest.mark.parametrize(
+    "path,compared",
+    [
+        ("azureml:iris:1", "azureml:iris:1"),  # as written (and planned)
+        ("iris:1", "azureml:iris:1"),  # as jobs.get reads it back
+        (ARM_DATA, "azureml:iris:1"),  # as the REST API holds it
+        (f"azureml:{ARM_DATA}", "azureml:iris:1"),
+        ("./train.csv", "(local)"),
+        ("azureml://datastores/workspaceblobstore/paths/LocalUpload/abc/train.csv", "(local)"),
+        ("(known after apply)", "(known after apply)"),  # a data version the same apply makes: not a local path
+    ],
+)
+def test_a_job_input_path_compares_in_one_form(path: str, compared: str) -> None:
+    from mlplan.providers.azure.kinds.jobs import input_path
+
+    assert input_path(path) == compared
+
+
 # -- ARM deployments ---------------------------------------------------------------------------------------------------
 ARM_SPECS = {
     "a template with a parameters file": {"template": "./main.json", "parameters": "./main.parameters.json"},

@@ -170,10 +170,10 @@ def _input(value: Any) -> Any:
     given = _dict(value) or {}
     if not isinstance(given, Mapping):
         return given
-    return {"type": given.get("type"), "path": _input_path(given.get("path")), "mode": given.get("mode") or INPUT_MODE}
+    return {"type": given.get("type"), "path": input_path(given.get("path")), "mode": given.get("mode") or INPUT_MODE}
 
 
-def _input_path(path: Any) -> Any:
+def input_path(path: Any) -> Any:
     """An input's path as compared: an asset as ``azureml:<name>:<version>`` (``jobs.get`` reads it back as
     ``<name>:<version>``), a datastore URI in its short form, a local path (or what it was uploaded to) as
     ``(local)``."""
