@@ -70,7 +70,7 @@ def job_project(root: Path, az: LoopbackAzure) -> Path:
               data: {type: uri_file, path: azureml:iris@latest}
               lr: 0.1
             outputs:
-              model: {type: custom_model}
+              model: {type: custom_model, name: clf}
             """,
             "src/train.py": "print('training')\n",
             "files/iris.csv": "a,b\n1,2\n",
@@ -105,6 +105,10 @@ def test_a_job_trains_once_replans_as_no_op_and_trains_again_on_new_data(
     assert recorded["outputs"]["run"] == run and recorded["outputs"]["status"] == "Completed"
     assert recorded["outputs"]["outputs"] == {"model": f"azureml://jobs/{run}/outputs/model"}
 
+    model = az.resource(f"{az.workspace_id}/models/clf/versions/1")  # registered by mlplan from the run's output
+    assert model is not None and model["properties"]["modelUri"] == f"azureml://jobs/{run}/outputs/model", model
+    assert model["properties"]["tags"]["mlplan.address"] == "model.clf"
+    assert az.resource(f"{az.workspace_id}/models/clf/versions/2") is None, "registered once, not by Azure too"
     code, out = mlplan(root, "plan", "--detailed-exitcode")
     assert code == 0, out  # nothing Azure filled in makes it train again
 
@@ -119,6 +123,8 @@ def test_a_job_trains_once_replans_as_no_op_and_trains_again_on_new_data(
     assert first == run and second != run
     stored = az.resource(f"{az.workspace_id}/jobs/{second}")
     assert stored is not None and stored["properties"]["inputs"]["data"]["uri"].endswith("/data/iris/versions/2")
+    model = az.resource(f"{az.workspace_id}/models/clf/versions/2")
+    assert model is not None and model["properties"]["modelUri"] == f"azureml://jobs/{second}/outputs/model", model
     code, out = mlplan(root, "plan", "--detailed-exitcode")
     assert code == 0, out
 

@@ -4,8 +4,10 @@ submitted it (``run_name``), never re-run when its inputs did not change (the en
 mlplan fills two fields azure-ai-ml would leave to the service, so that what a run reports is what was planned:
 ``display_name`` (the job's name in the project) and ``experiment_name`` (the project). Server defaults (REST API
 ``JobInput`` / ``JobOutput`` / ``JobResourceConfiguration``): inputs mounted read-only, outputs read-write, one
-instance. Local code and an inline environment are content, their digests kept in the job's properties; a local
-input path is uploaded by azure-ai-ml and compared only as being local (its files are not hashed by mlplan).
+instance. A named output (``name:`` / ``version:``) is registered by mlplan (the asset derived from it, its path
+``azureml://jobs/<run>/outputs/<output>``), not by Azure: it is submitted without them. Local code and an inline
+environment are content, their digests kept in the job's properties; a local input path is uploaded by azure-ai-ml
+and compared only as being local (its files are not hashed by mlplan).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class JobMap:
         operation = desired.tags.get(TAG_OPERATION, "")
         spec = {
             **desired.spec,
+            "outputs": _unnamed(desired.spec.get("outputs")),
             "name": run_name(desired.name, operation) if operation else desired.name,
             "display_name": self.display_name(desired),
             "experiment_name": self.experiment_name(desired),
@@ -183,16 +186,24 @@ def input_path(path: Any) -> Any:
     return LOCAL if ref == path and is_local(path) else ref
 
 
+def _unnamed(outputs: Any) -> Any:
+    """The outputs to submit, without the asset ``name`` / ``version`` to register them as: Azure ML would register a
+    named output itself when the run completes, and mlplan registers it (the asset derived from the output, with
+    its ownership tags and version numbering), once."""
+    if not isinstance(outputs, Mapping):
+        return outputs
+    return {
+        k: {f: v for f, v in o.items() if f not in ("name", "version")} if isinstance(o, Mapping) else o
+        for k, o in outputs.items()
+    }
+
+
 def _output(value: Any) -> Any:
+    """An output as compared (what it registers as is the derived asset's, not the job's)."""
     given = _dict(value) or {}
     if not isinstance(given, Mapping):
         return given
-    return {
-        "type": given.get("type"),
-        "mode": given.get("mode") or OUTPUT_MODE,
-        "name": given.get("name"),
-        "version": str(given["version"]) if given.get("version") is not None else None,
-    }
+    return {"type": given.get("type"), "mode": given.get("mode") or OUTPUT_MODE}
 
 
 def _uploaded(path: Any) -> bool:
