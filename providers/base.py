@@ -183,7 +183,7 @@ class ResourceType(ABC):
     # dotted spec fields that hold a secret in clear (a compute's admin password): the engine keeps their
     # values out of plans, state and output, and hands them to the provider only
     secret_paths: tuple[str, ...] = ()
-    can_delete_versions: bool = False  # asset versions can really be deleted (not only archived)
+    can_delete_versions: bool = False  # asset versions (a job's runs) can really be deleted, not only archived
     # Attributes only known once the resource exists, when it is produced by another (a model a job
     # registers): not compared before it exists.
     produced_fields: frozenset[str] = frozenset()

@@ -388,6 +388,8 @@ class NodeKind(ABC):
     """How one kind of node (see core.kinds.KindFacts.node) plans and applies."""
 
     name: str = ""
+    # why removing one of this node kind's resources archives it (``removal_action``: ARCHIVE)
+    archive_reason = "asset versions cannot be deleted in Azure ML, so it is archived"
 
     def lookup_for(self, res: ResourceSpec) -> tuple[str, str | None] | None:
         """(name, version) to look up during refresh when ``res`` is not in state (adoption), or None."""
@@ -417,7 +419,7 @@ class NodeKind(ABC):
             depends_on=tuple(Address.parse(d) for d in rs.dependencies),
         )
         if change.action is Action.ARCHIVE:
-            change = replace(change, reason=why + "; asset versions cannot be deleted in Azure ML, so it is archived")
+            change = replace(change, reason=f"{why}; {self.archive_reason}")
         res = p.config.resources.get(address)
         return p.guard(res, change) if res is not None else change
 

@@ -109,6 +109,9 @@ class JobType(ResourceType):
             self._cancel(ctx, run)
 
     def delete(self, ctx: Context, current: Observed) -> None:
+        self.archive(ctx, current)
+
+    def archive(self, ctx: Context, current: Observed) -> None:
         """Archive the run (see the module's docstring)."""
         ml = self.conn.ml(ctx)
         from azure.core.exceptions import ResourceNotFoundError

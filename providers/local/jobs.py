@@ -86,6 +86,7 @@ class JobType(ResourceType):
     kind = "job"
     id_format = "jobs/<run>"
     output_fields = frozenset({"run", "status", "metrics", "outputs", "log", "duration_s"})
+    can_delete_versions = True  # a run's record is its folder: removing the job deletes it
 
     def validate(self, desired: Desired) -> list[Problem]:
         spec = desired.spec

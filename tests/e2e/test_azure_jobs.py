@@ -128,6 +128,12 @@ def test_a_job_trains_once_replans_as_no_op_and_trains_again_on_new_data(
     code, out = mlplan(root, "plan", "--detailed-exitcode")
     assert code == 0, out
 
+    code, out = mlplan(root, "destroy", "--auto-approve")
+    assert code == 0, out
+    assert "job.train: archive" in out, out  # a run is a record: archived, as the plan says
+    archived = az.resource(f"{az.workspace_id}/jobs/{second}")
+    assert archived is not None and archived["properties"]["isArchived"] is True
+
 
 def test_an_apply_killed_while_its_run_runs_is_resumed_without_a_second_submission(
     tmp_path: Path, loopback_azure_storage: LoopbackAzure
