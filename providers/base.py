@@ -23,6 +23,7 @@ from typing import Any
 
 from mlplan.core.diffing import FieldChange, field_changes
 from mlplan.core.errors import MlplanError, ProviderError
+from mlplan.core.suggest import did_you_mean
 
 # Ownership tags stamped on everything mlplan creates; used to adopt after a crash.
 TAG_PROJECT = "mlplan.project"
@@ -86,6 +87,30 @@ def check_fields(spec: dict[str, Any], rules: dict[str, type]) -> list[Problem]:
     return [
         Problem(p.path, p.message, "fix the value as the Azure ML CLI v2 YAML reference describes") for p in problems
     ]
+
+
+# A command's binding of a job's input or output: ${{inputs.<name>}} / ${{outputs.<name>}}
+BINDING = re.compile(r"\$\{\{\s*(inputs|outputs)\.([A-Za-z0-9_]+)\s*\}\}")
+
+
+def binding_problems(spec: Mapping[str, Any]) -> list[Problem]:
+    """A job's ``command`` binding an input or output the job does not declare: refused at plan time (azure-ai-ml
+    refuses it only when the job is submitted, and a local run would fail), with the closest declared name."""
+    command = spec.get("command")
+    inputs, outputs = spec.get("inputs") or {}, spec.get("outputs") or {}
+    problems = []
+    for m in BINDING.finditer(command if isinstance(command, str) else ""):
+        group, name = m.group(1), m.group(2)
+        declared = inputs if group == "inputs" else outputs
+        if name not in declared:
+            problems.append(
+                Problem(
+                    ("command",),
+                    f"command uses ${{{{{group}.{name}}}}} but {group} has no {name!r}" + did_you_mean(name, declared),
+                    f"declare {name} under {group}: or fix the binding",
+                )
+            )
+    return problems
 
 
 @dataclass

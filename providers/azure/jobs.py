@@ -34,6 +34,7 @@ from mlplan.providers.base import (
     Problem,
     Progress,
     ResourceType,
+    binding_problems,
     run_name,
 )
 
@@ -49,6 +50,8 @@ class JobType(ResourceType):
     kind = "job"
     id_format = "jobs/<run>"
     output_fields = frozenset({"run", "status", "studio_url", "outputs", "arm_id"})
+    # no read_batch: jobs.list pages through every run of the workspace (thousands, most of them not mlplan's),
+    # while state holds one run per job, read by its name
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -64,7 +67,7 @@ class JobType(ResourceType):
                     "submit this job outside mlplan for now, or make it a command job",
                 )
             ]
-        return reserved_problems(desired.spec)
+        return reserved_problems(desired.spec) + binding_problems(desired.spec)
 
     def desired_attributes(self, desired: Desired) -> dict[str, Any]:
         out: dict[str, Any] = self.map.desired_attributes(desired, self.conn.ws())

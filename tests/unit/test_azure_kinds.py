@@ -788,3 +788,18 @@ def test_a_users_tag_under_mlplans_prefix_is_refused_with_its_path(files: Path) 
     ]
     assert all("mlplan keeps for its own marks" in p.message and p.hint for p in problems)
     assert rt.validate(desired("model", "clf", ASSETS["a model from a folder"][1], files)) == []
+
+
+def test_a_job_the_azure_provider_cannot_submit_is_refused_at_plan_time(files: Path) -> None:
+    from mlplan.providers.azure import AzureProvider
+
+    rt = AzureProvider().resource_type("job")
+    assert rt is not None
+    assert rt.validate(desired("job", "train", TRAIN, files, "command")) == []
+    typo = {**TRAIN, "command": "python train.py --algorithm ${{inputs.algoritm}} --out ${{outputs.mdl}}"}
+    assert [(p.path, p.message) for p in rt.validate(desired("job", "train", typo, files, "command"))] == [
+        (("command",), "command uses ${{inputs.algoritm}} but inputs has no 'algoritm'; did you mean 'algorithm'?"),
+        (("command",), "command uses ${{outputs.mdl}} but outputs has no 'mdl'; did you mean 'model'?"),
+    ]
+    [sweep] = rt.validate(desired("job", "train", {**TRAIN, "type": "sweep"}, files, "sweep"))
+    assert sweep.path == ("type",) and "sweep jobs are not supported by the azure provider yet" in sweep.message
