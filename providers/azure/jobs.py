@@ -16,6 +16,7 @@ through azure-ai-ml.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from mlplan.core.errors import ProviderError
@@ -44,6 +45,8 @@ TERMINAL = frozenset({"Completed", "Failed", "Canceled", "NotResponding"})
 # few hundred GETs, well inside ARM's read throttling
 POLL_FIRST_S = 0.1
 POLL_MAX_S = 10.0
+# a run whose status has not changed for this long is said to be still in it, so that a CI log shows it is alive
+QUIET_S = 300.0
 
 
 class JobType(ResourceType):
@@ -168,6 +171,7 @@ class JobType(ResourceType):
         """The run once it reached a terminal status, its status changes logged; cancelled: the run is canceled on
         Azure and ``Cancelled`` raised."""
         delay = POLL_FIRST_S
+        since = said = time.monotonic()
         while True:
             if ctx.cancelled.wait(delay):
                 self._cancel(ctx, run)
@@ -179,7 +183,10 @@ class JobType(ResourceType):
             now = text(entity.status)
             if now != status:
                 ctx.log(f"[job.{job}] run {run}: {status or 'submitted'} -> {now}")
-                status = now
+                status, since, said = now, time.monotonic(), time.monotonic()
+            elif time.monotonic() - said >= QUIET_S:
+                ctx.log(f"[job.{job}] run {run}: still {now} ({(time.monotonic() - since) / 60:.0f} min)")
+                said = time.monotonic()
             if now in TERMINAL:
                 return entity
 
