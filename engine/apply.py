@@ -27,7 +27,7 @@ from mlplan.core.errors import MlplanError, ProviderError, StalePlanError
 from mlplan.core.faults import crashpoint
 from mlplan.engine import nodes, reconcile
 from mlplan.engine.address import Address
-from mlplan.engine.desired import Result, document_hash, fill, state_of, state_result
+from mlplan.engine.desired import Result, state_of, state_result
 from mlplan.engine.events import (
     ConditionNotMet,
     Emit,
@@ -38,7 +38,7 @@ from mlplan.engine.events import (
     Skipped,
     quiet,
 )
-from mlplan.engine.nodes.base import ApplyContext, Outcome, public, resource_type
+from mlplan.engine.nodes.base import ApplyContext, Outcome, public, recorded_input_hash, resource_type
 from mlplan.engine.plan import REMOVALS, UNKNOWN, Action, Plan, ResourceChange
 from mlplan.engine.redact import Redactor
 from mlplan.providers.base import Cancelled, Context, Provider, ResourceType
@@ -271,9 +271,7 @@ class Applier:
         rt = resource_type(self.provider, address.kind, str(address))
         self._check(change, rt, outcome)
         assert change.desired is not None
-        ihash = change.input_hash or document_hash(
-            fill(change.desired.document(), change.bindings, self._results(change))
-        )
+        ihash = recorded_input_hash(change, self._results(change))
         keep_created = prior is not None and change.action is Action.UPDATE and prior.status == "live"
         return state_of(
             address,

@@ -18,7 +18,7 @@ from mlplan.engine.desired import state_of
 from mlplan.engine.events import Emit, Reconciled
 from mlplan.engine.nodes.base import Observations, resource_type
 from mlplan.engine.plan import REMOVALS, Reconciliation
-from mlplan.providers.base import Context, Observed, Progress, Provider
+from mlplan.providers.base import TAG_INPUTS, Context, Observed, Progress, Provider
 from mlplan.state.backend import Journal
 from mlplan.state.model import PendingOp, ResourceState, State
 
@@ -72,11 +72,12 @@ def _decide(op: PendingOp, found: Observed | Progress | None) -> Reconciliation:
 
 
 def adopted(op: PendingOp, found: Observed, prior: ResourceState | None, provider: str) -> ResourceState:
-    """The state entry of what an interrupted operation made."""
+    """The state entry of what an interrupted operation made (a run: with the inputs it was submitted with)."""
     return state_of(
         Address.parse(op.address),
         provider,
         found,
+        input_hash=found.tags.get(TAG_INPUTS, ""),
         dependencies=prior.dependencies if prior else [],
         created_at=prior.created_at if prior and op.action == "update" else now_iso(),
     )

@@ -23,6 +23,7 @@ from typing import Any
 
 from mlplan.core.diffing import FieldChange, field_changes
 from mlplan.core.errors import MlplanError, ProviderError
+from mlplan.core.suggest import did_you_mean
 
 # Ownership tags stamped on everything mlplan creates; used to adopt after a crash.
 TAG_PROJECT = "mlplan.project"
@@ -30,8 +31,11 @@ TAG_ADDRESS = "mlplan.address"
 TAG_OPERATION = "mlplan.operation"
 # The champion of a promotion policy: the model version the governed deployments serve (engine/nodes/promotion.py)
 TAG_CHAMPION = "mlplan.champion"
+# A run's input hash, stamped on the run when it is submitted: a run adopted after a crash (its apply died before
+# recording it) is recorded with the inputs it ran with, so the next plan does not train again
+TAG_INPUTS = "mlplan.inputs"
 # Tags mlplan writes itself: never a user's tags, never compared with the spec, kept by updates
-OWNERSHIP_TAGS = (TAG_PROJECT, TAG_ADDRESS, TAG_OPERATION, TAG_CHAMPION)
+OWNERSHIP_TAGS = (TAG_PROJECT, TAG_ADDRESS, TAG_OPERATION, TAG_CHAMPION, TAG_INPUTS)
 
 
 @functools.lru_cache(maxsize=256)
@@ -83,6 +87,30 @@ def check_fields(spec: dict[str, Any], rules: dict[str, type]) -> list[Problem]:
     return [
         Problem(p.path, p.message, "fix the value as the Azure ML CLI v2 YAML reference describes") for p in problems
     ]
+
+
+# A command's binding of a job's input or output: ${{inputs.<name>}} / ${{outputs.<name>}}
+BINDING = re.compile(r"\$\{\{\s*(inputs|outputs)\.([A-Za-z0-9_]+)\s*\}\}")
+
+
+def binding_problems(spec: Mapping[str, Any]) -> list[Problem]:
+    """A job's ``command`` binding an input or output the job does not declare: refused at plan time (azure-ai-ml
+    refuses it only when the job is submitted, and a local run would fail), with the closest declared name."""
+    command = spec.get("command")
+    inputs, outputs = spec.get("inputs") or {}, spec.get("outputs") or {}
+    problems = []
+    for m in BINDING.finditer(command if isinstance(command, str) else ""):
+        group, name = m.group(1), m.group(2)
+        declared = inputs if group == "inputs" else outputs
+        if name not in declared:
+            problems.append(
+                Problem(
+                    ("command",),
+                    f"command uses ${{{{{group}.{name}}}}} but {group} has no {name!r}" + did_you_mean(name, declared),
+                    f"declare {name} under {group}: or fix the binding",
+                )
+            )
+    return problems
 
 
 @dataclass
@@ -249,7 +277,7 @@ class ResourceType(ABC):
     # dotted spec fields that hold a secret in clear (a compute's admin password): the engine keeps their
     # values out of plans, state and output, and hands them to the provider only
     secret_paths: tuple[str, ...] = ()
-    can_delete_versions: bool = False  # asset versions can really be deleted (not only archived)
+    can_delete_versions: bool = False  # asset versions (a job's runs) can really be deleted, not only archived
     # Attributes only known once the resource exists, when it is produced by another (a model a job
     # registers): not compared before it exists.
     produced_fields: frozenset[str] = frozenset()

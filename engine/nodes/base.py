@@ -364,6 +364,9 @@ class ApplyContext:
         tags = desired_mod.ownership_tags(self.project, change.address, self.op_id)
         return desired_mod.from_plan(change.address, ds, spec, self.root, self.project, tags)
 
+    def input_hash(self, change: ResourceChange) -> str:
+        return recorded_input_hash(change, self.results)
+
     def current(self, address: Address) -> Observed:
         rs = self.state.resources.get(str(address))
         if rs is None:
@@ -371,11 +374,22 @@ class ApplyContext:
         return desired_mod.observed_of(rs)
 
 
+def recorded_input_hash(change: ResourceChange, results: Mapping[Address, Result]) -> str:
+    """What state records as ``change``'s inputs: the planned hash, or (bindings only known at apply) the hash of
+    the spec with them filled from the dependencies' ``results``."""
+    assert change.desired is not None
+    return change.input_hash or desired_mod.document_hash(
+        desired_mod.fill(change.desired.document(), change.bindings, results)
+    )
+
+
 # -- the node kind interface ------------------------------------------------------------------------------------
 class NodeKind(ABC):
     """How one kind of node (see core.kinds.KindFacts.node) plans and applies."""
 
     name: str = ""
+    # why removing one of this node kind's resources archives it (``removal_action``: ARCHIVE)
+    archive_reason = "asset versions cannot be deleted in Azure ML, so it is archived"
 
     def lookup_for(self, res: ResourceSpec) -> tuple[str, str | None] | None:
         """(name, version) to look up during refresh when ``res`` is not in state (adoption), or None."""
@@ -405,7 +419,7 @@ class NodeKind(ABC):
             depends_on=tuple(Address.parse(d) for d in rs.dependencies),
         )
         if change.action is Action.ARCHIVE:
-            change = replace(change, reason=why + "; asset versions cannot be deleted in Azure ML, so it is archived")
+            change = replace(change, reason=f"{why}; {self.archive_reason}")
         elif change.action is Action.DELETE:  # what the removal does to what it manages (an ARM template's resources)
             change = replace(change, predicted=rt.predict(p.ctx, None, observed))
         res = p.config.resources.get(address)

@@ -12,10 +12,13 @@ from mlplan.engine.config import ResourceSpec
 from mlplan.engine.nodes.base import ApplyContext, NodeKind, Outcome, PlanContext
 from mlplan.engine.plan import Action, ResourceChange
 from mlplan.engine.reasons import binding_reason, diff_reason
+from mlplan.providers.base import TAG_INPUTS, ResourceType
+from mlplan.state.model import ResourceState
 
 
 class RunNode(NodeKind):
     name = "run"
+    archive_reason = "a provider that keeps runs as records archives them (hidden from the job list, kept in history)"
 
     def plan(self, p: PlanContext, res: ResourceSpec) -> ResourceChange:
         address = res.address
@@ -50,11 +53,16 @@ class RunNode(NodeKind):
             if p.managed(d) and d not in referenced and kinds.facts(d.kind).run_input
         )
 
+    def removal_action(self, rt: ResourceType, rs: ResourceState, res: ResourceSpec | None) -> Action:
+        return Action.DELETE if rt.can_delete_versions else Action.ARCHIVE
+
     def apply(self, a: ApplyContext, change: ResourceChange) -> Outcome:
-        if change.action in (Action.DELETE, Action.FORGET):
+        if change.action in (Action.DELETE, Action.ARCHIVE, Action.FORGET):
             return self.remove(a, change)
         if change.action is not Action.TRAIN:
             raise NotImplementedError(f"a {self.name} node cannot {change.action.value}")
         rt = a.rt(change.address.kind, str(change.address))
         desired = a.desired(change)
+        # on the run itself, so that a run adopted after a crash is recorded with the inputs it ran with
+        desired.tags[TAG_INPUTS] = a.input_hash(change)
         return Outcome(observed=rt.create(a.ctx, desired), desired=desired)

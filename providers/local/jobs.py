@@ -30,8 +30,8 @@ from mlplan.core.content import list_files
 from mlplan.core.errors import ProviderError
 from mlplan.core.faults import crashpoint
 from mlplan.core.kinds import TYPE_KINDS, is_remote
-from mlplan.core.suggest import did_you_mean
 from mlplan.providers.base import (
+    BINDING,
     OWNERSHIP_TAGS,
     TAG_OPERATION,
     Cancelled,
@@ -40,6 +40,7 @@ from mlplan.providers.base import (
     Observed,
     Problem,
     ResourceType,
+    binding_problems,
     run_name,
 )
 from mlplan.providers.local.assets import NOT_LOCAL, conda_problems, user_tags
@@ -48,7 +49,6 @@ from mlplan.providers.local.paths import ASSET, JOB_OUTPUT, resolve
 from mlplan.providers.local.serving import zombie
 from mlplan.providers.local.workspace import read_json, remove_tree, workspace_root, write_json_atomic
 
-BINDING = re.compile(r"\$\{\{\s*(inputs|outputs)\.([A-Za-z0-9_]+)\s*\}\}")
 OTHER_BINDING = re.compile(r"\$\{\{\s*(?!inputs\.|outputs\.)([^}]*)\}\}")
 LATEST = re.compile(r"^azureml:(?!//)[A-Za-z0-9][A-Za-z0-9_.\-]*@latest$")
 METRICS_FILE = "metrics.json"
@@ -86,6 +86,7 @@ class JobType(ResourceType):
     kind = "job"
     id_format = "jobs/<run>"
     output_fields = frozenset({"run", "status", "metrics", "outputs", "log", "duration_s"})
+    can_delete_versions = True  # a run's record is its folder: removing the job deletes it
 
     def validate(self, desired: Desired) -> list[Problem]:
         spec = desired.spec
@@ -116,20 +117,7 @@ class JobType(ResourceType):
                 )
         if isinstance(spec.get("environment"), dict):  # an inline environment
             problems += conda_problems(spec["environment"], desired.base_dir, ("environment",))
-        command = spec.get("command") or ""
-        inputs, outputs = spec.get("inputs") or {}, spec.get("outputs") or {}
-        for m in BINDING.finditer(command):
-            group, name = m.group(1), m.group(2)
-            if name not in (inputs if group == "inputs" else outputs):
-                problems.append(
-                    Problem(
-                        ("command",),
-                        f"command uses ${{{{{group}.{name}}}}} but {group} has no {name!r}"
-                        + did_you_mean(name, inputs if group == "inputs" else outputs),
-                        f"declare {name} under {group}: or fix the binding",
-                    )
-                )
-        return problems
+        return problems + binding_problems(spec)
 
     def desired_attributes(self, desired: Desired) -> dict[str, Any]:
         spec = desired.spec

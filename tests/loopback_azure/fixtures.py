@@ -22,7 +22,11 @@ from .server import LoopbackAzure
 
 
 def _set_env(mp: pytest.MonkeyPatch, server: LoopbackAzure) -> None:
-    mp.delenv("AZUREML_CURRENT_CLOUD", raising=False)
+    # MLClient sets AZUREML_CURRENT_CLOUD in this process when a test uses it here: set then deleted through the
+    # monkeypatch, the variable is restored to what it was before the test (unset), so that a later test's
+    # ``mlplan`` process does not inherit this server's cloud name ("Unknown cloud environment")
+    mp.setenv("AZUREML_CURRENT_CLOUD", "")
+    mp.delenv("AZUREML_CURRENT_CLOUD")
     for name, value in server.env().items():
         mp.setenv(name, value)
 

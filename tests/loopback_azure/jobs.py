@@ -9,6 +9,11 @@ long-running), Jobs_Get, Jobs_List (``jobType``, ``tag``, ``listViewType``), Job
 When a run completes, an output with ``assetName`` is registered as that asset (a model for the model output
 types, data otherwise), version ``assetVersion`` or the next one, as Azure ML does for named outputs.
 A job's definition (``jobType``, ``command``, ``environmentId``, ``codeId``) cannot change once submitted: 409.
+
+Why a run failed is not part of the job resource (JobBase has no error): it is in run history, the data-plane
+service the workspace's discovery document names ``history`` (data-plane runHistory.json, 2019-08-01:
+``GET /history/v1.0{WS}/runs/{runId}`` -> Run, ``error``: ErrorResponse ``{"error": {"code", "message"}}``),
+which ``az ml job stream`` reads. A Failed run's error is kept in the store's server-side facts and served there.
 """
 
 from __future__ import annotations
@@ -139,7 +144,8 @@ def finish(az: Azure, rid: str, status: str) -> None:
     props = body["properties"]
     props["status"] = status
     if status == "Failed":
-        props.setdefault("error", {"code": "UserError", "message": "The loopback Azure failed this run."})
+        meta = az.store.meta_of(rid)
+        meta.setdefault("error", {"code": "UserError", "message": "The loopback Azure failed this run."})
     if status != "Completed":
         return
     ws_id = rid.split("/jobs/")[0]
@@ -203,6 +209,27 @@ def delete_job(az: Azure, req: Request, m: Any) -> Response:
     return Response(202, None, lro.start(az, req, action="delete", resource=rid))
 
 
+def get_run(az: Azure, req: Request, m: Any) -> Response:
+    """Run history's view of a job: its status, and why it failed."""
+    az.check_bearer(req)
+    rid = _id(az, m)
+    body = az.store.get(rid)
+    if body is None:
+        raise ApiError(404, "UserError", f"Run {m['name']} was not found")
+    props = body["properties"]
+    run = {
+        "runId": body["name"],
+        "name": body["name"],
+        "displayName": props.get("displayName"),
+        "status": props["status"],
+        "experimentId": props.get("experimentName"),
+        "tags": props.get("tags") or {},
+        "properties": props.get("properties") or {},
+        "error": {"error": az.store.meta_of(rid)["error"]} if "error" in az.store.meta_of(rid) else None,
+    }
+    return Response(200, run)
+
+
 def register(router: Router, az: Azure) -> None:
     def h(fn: Any) -> Any:
         return lambda r, m: fn(az, r, m)
@@ -213,5 +240,6 @@ def register(router: Router, az: Azure) -> None:
     router.add("PUT", one, h(put_job))
     router.add("DELETE", one, h(delete_job))
     router.add("POST", rf"{one}/cancel", h(cancel_job))
+    router.add("GET", rf"/history/v1\.0{WS}/runs/(?P<name>{NAME})", h(get_run), arm=False)
     az.finishers["cancel_job"] = lambda op: finish(az, op["resource"], "Canceled")
     az.tickers.append(lambda: finish_due_jobs(az))

@@ -471,14 +471,19 @@ class LoopbackAzure:
         with self._lock:
             self.az.scorers.setdefault(rid.lower(), {})[(deployment or "*").lower()] = scorer
 
-    def finish_job(self, name: str, status: str = "Completed", *, workspace_name: str | None = None) -> None:
-        """End a running job now with ``status`` (Completed registers its named outputs, Failed, Canceled)."""
+    def finish_job(
+        self, name: str, status: str = "Completed", *, error: str | None = None, workspace_name: str | None = None
+    ) -> None:
+        """End a running job now with ``status`` (Completed registers its named outputs, Failed, Canceled); a
+        Failed run's ``error`` message is what run history says it died of."""
         rid = (
             f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}/providers/"
             f"Microsoft.MachineLearningServices/workspaces/{workspace_name or self.workspace}/jobs/{name}"
         )
         with self._lock:
             self.az.store.meta_of(rid)["forced"] = status
+            if error is not None:
+                self.az.store.meta_of(rid)["error"] = {"code": "UserError", "message": error}
             self._tick()
             self.az.store.save()
 

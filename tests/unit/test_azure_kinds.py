@@ -615,6 +615,27 @@ def test_jobs_report_what_was_planned(files: Path, spec: dict[str, Any]) -> None
     assert observed.attributes["experiment_name"] == spec.get("experiment_name", "demo")
 
 
+ARM_DATA = f"{ARM}/data/iris/versions/1"
+
+
+@pytest.mark.parametrize(
+    "path,compared",
+    [
+        ("azureml:iris:1", "azureml:iris:1"),  # as written (and planned)
+        ("iris:1", "azureml:iris:1"),  # as jobs.get reads it back
+        (ARM_DATA, "azureml:iris:1"),  # as the REST API holds it
+        (f"azureml:{ARM_DATA}", "azureml:iris:1"),
+        ("./train.csv", "(local)"),
+        ("azureml://datastores/workspaceblobstore/paths/LocalUpload/abc/train.csv", "(local)"),
+        ("(known after apply)", "(known after apply)"),  # a data version the same apply makes: not a local path
+    ],
+)
+def test_a_job_input_path_compares_in_one_form(path: str, compared: str) -> None:
+    from mlplan.providers.azure.kinds.jobs import input_path
+
+    assert input_path(path) == compared
+
+
 # -- ARM deployments ---------------------------------------------------------------------------------------------------
 ARM_SPECS = {
     "a template with a parameters file": {"template": "./main.json", "parameters": "./main.parameters.json"},
@@ -793,3 +814,18 @@ def test_a_users_tag_under_mlplans_prefix_is_refused_with_its_path(files: Path) 
     ]
     assert all("mlplan keeps for its own marks" in p.message and p.hint for p in problems)
     assert rt.validate(desired("model", "clf", ASSETS["a model from a folder"][1], files)) == []
+
+
+def test_a_job_the_azure_provider_cannot_submit_is_refused_at_plan_time(files: Path) -> None:
+    from mlplan.providers.azure import AzureProvider
+
+    rt = AzureProvider().resource_type("job")
+    assert rt is not None
+    assert rt.validate(desired("job", "train", TRAIN, files, "command")) == []
+    typo = {**TRAIN, "command": "python train.py --algorithm ${{inputs.algoritm}} --out ${{outputs.mdl}}"}
+    assert [(p.path, p.message) for p in rt.validate(desired("job", "train", typo, files, "command"))] == [
+        (("command",), "command uses ${{inputs.algoritm}} but inputs has no 'algoritm'; did you mean 'algorithm'?"),
+        (("command",), "command uses ${{outputs.mdl}} but outputs has no 'mdl'; did you mean 'model'?"),
+    ]
+    [sweep] = rt.validate(desired("job", "train", {**TRAIN, "type": "sweep"}, files, "sweep"))
+    assert sweep.path == ("type",) and "sweep jobs are not supported by the azure provider yet" in sweep.message

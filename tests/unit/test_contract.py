@@ -166,6 +166,22 @@ def test_an_interrupted_long_running_create_is_resumed_by_its_token(h: Harness) 
     assert h.provider.ops("create") == []
 
 
+def test_a_run_whose_apply_died_is_followed_and_recorded_with_its_inputs_not_trained_again(h: Harness) -> None:
+    h.write({"res/train.yml": job(inputs={"lr": 0.1})})
+    h.provider.long_running.add("train")
+    h.provider.lose_response.add(("create", "train"))
+    assert not h.apply().ok  # the run was submitted and its token journalled; then apply died
+    h.provider.lose_response.clear()
+    h.provider.reset()
+    h.apply_ok(plan_options=PlanOptions(wait_for_pending=True))
+    assert [c.op for c in h.provider.ops("wait", "create")] == ["wait"], "followed, not submitted again"
+    state = h.state()
+    assert not state.pending and state.resources["job.train"].input_hash, "recorded with the inputs it ran with"
+    assert actions(h.plan()) == {"job.train": Action.NO_OP}
+    h.write({"res/train.yml": job(inputs={"lr": 0.2})})
+    assert actions(h.plan()) == {"job.train": Action.TRAIN}
+
+
 def test_apply_waits_for_an_interrupted_long_running_operation(h: Harness) -> None:
     h.write({"res/cpu.yml": compute()})
     h.provider.long_running.add("cpu")

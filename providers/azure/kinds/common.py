@@ -42,6 +42,7 @@ CONTENT = "mlplan.content."
 SECRET = "mlplan.secret."
 INLINE_MARK = "mlplan.inline."
 INLINE = "(inline)"  # what an inline model or environment of a deployment or job compares as
+KNOWN_LATER = "(known after apply)"  # the engine's placeholder (engine.plan.UNKNOWN) for a value only apply knows
 
 
 def user_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
@@ -94,8 +95,9 @@ def inline_digest(desired: Desired, field: str) -> str:
 
 
 def is_local(path: Any) -> bool:
-    """A path azure-ai-ml uploads from the machine (not a URI, not an asset reference)."""
-    return isinstance(path, str) and "://" not in path and not path.startswith("azureml:")
+    """A path azure-ai-ml uploads from the machine (not a URI, not an asset reference, not a value the plan leaves
+    to apply: a reference to what the same apply makes)."""
+    return isinstance(path, str) and "://" not in path and not path.startswith("azureml:") and path != KNOWN_LATER
 
 
 # -- references ----------------------------------------------------------------------------------------------------

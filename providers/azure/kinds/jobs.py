@@ -4,8 +4,10 @@ submitted it (``run_name``), never re-run when its inputs did not change (the en
 mlplan fills two fields azure-ai-ml would leave to the service, so that what a run reports is what was planned:
 ``display_name`` (the job's name in the project) and ``experiment_name`` (the project). Server defaults (REST API
 ``JobInput`` / ``JobOutput`` / ``JobResourceConfiguration``): inputs mounted read-only, outputs read-write, one
-instance. Local code and an inline environment are content, their digests kept in the job's properties; a local
-input path is uploaded by azure-ai-ml and compared only as being local (its files are not hashed by mlplan).
+instance. A named output (``name:`` / ``version:``) is registered by mlplan (the asset derived from it, its path
+``azureml://jobs/<run>/outputs/<output>``), not by Azure: it is submitted without them. Local code and an inline
+environment are content, their digests kept in the job's properties; a local input path is uploaded by azure-ai-ml
+and compared only as being local (its files are not hashed by mlplan).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ LITERAL_TYPES = (str, int, float, bool)
 LOCAL = "(local)"  # a local input path, uploaded at submission
 INPUT_MODE = "ro_mount"
 OUTPUT_MODE = "rw_mount"
+# what azure-ai-ml adds to a job's properties when its code is in a git repository (the SDK's, not the user's)
+GIT_PROPERTIES = "mlflow.source.git."
 
 
 class JobMap:
@@ -54,6 +58,7 @@ class JobMap:
         operation = desired.tags.get(TAG_OPERATION, "")
         spec = {
             **desired.spec,
+            "outputs": _unnamed(desired.spec.get("outputs")),
             "name": run_name(desired.name, operation) if operation else desired.name,
             "display_name": self.display_name(desired),
             "experiment_name": self.experiment_name(desired),
@@ -128,7 +133,7 @@ class JobMap:
             "experiment_name": entity.experiment_name,
             "description": entity.description,
             "tags": user_tags(entity.tags),
-            "properties": user_properties(properties),
+            "properties": {k: v for k, v in user_properties(properties).items() if not k.startswith(GIT_PROPERTIES)},
         }
         return Observed(
             id=f"jobs/{entity.name}",
@@ -138,7 +143,8 @@ class JobMap:
                 "run": entity.name,
                 "status": text(entity.status),
                 "studio_url": entity.studio_url,
-                "outputs": {str(k): _output_uri(_data(v)) for k, v in sorted((entity.outputs or {}).items())},
+                # as the local provider records them, and as a model's ``path:`` names a run's output on Azure
+                "outputs": {str(k): f"azureml://jobs/{entity.name}/outputs/{k}" for k in sorted(entity.outputs or {})},
                 "arm_id": entity.id,
             },
         )
@@ -167,29 +173,37 @@ def _input(value: Any) -> Any:
     given = _dict(value) or {}
     if not isinstance(given, Mapping):
         return given
-    path = given.get("path")
+    return {"type": given.get("type"), "path": input_path(given.get("path")), "mode": given.get("mode") or INPUT_MODE}
+
+
+def input_path(path: Any) -> Any:
+    """An input's path as compared: an asset as ``azureml:<name>:<version>`` (``jobs.get`` reads it back as
+    ``<name>:<version>``), a datastore URI in its short form, a local path (or what it was uploaded to) as
+    ``(local)``."""
+    if _uploaded(path):
+        return LOCAL
+    ref = data_uri(path)
+    return LOCAL if ref == path and is_local(path) else ref
+
+
+def _unnamed(outputs: Any) -> Any:
+    """The outputs to submit, without the asset ``name`` / ``version`` to register them as: Azure ML would register a
+    named output itself when the run completes, and mlplan registers it (the asset derived from the output, with
+    its ownership tags and version numbering), once."""
+    if not isinstance(outputs, Mapping):
+        return outputs
     return {
-        "type": given.get("type"),
-        "path": LOCAL if is_local(path) or _uploaded(path) else data_uri(path),
-        "mode": given.get("mode") or INPUT_MODE,
+        k: {f: v for f, v in o.items() if f not in ("name", "version")} if isinstance(o, Mapping) else o
+        for k, o in outputs.items()
     }
 
 
 def _output(value: Any) -> Any:
+    """An output as compared (what it registers as is the derived asset's, not the job's)."""
     given = _dict(value) or {}
     if not isinstance(given, Mapping):
         return given
-    return {
-        "type": given.get("type"),
-        "mode": given.get("mode") or OUTPUT_MODE,
-        "name": given.get("name"),
-        "version": str(given["version"]) if given.get("version") is not None else None,
-    }
-
-
-def _output_uri(value: Any) -> Any:
-    given = _dict(value) or {}
-    return given.get("path") if isinstance(given, Mapping) else None
+    return {"type": given.get("type"), "mode": given.get("mode") or OUTPUT_MODE}
 
 
 def _uploaded(path: Any) -> bool:
