@@ -142,7 +142,10 @@ def test_an_apply_killed_while_its_run_runs_is_resumed_without_a_second_submissi
     az.job_seconds = 600  # runs until the test finishes it
     root = job_project(tmp_path / "proj", az)
     killed = run_mlplan(
-        "-C", str(root), "-e", "dev", "apply", "--auto-approve", env={"MLPLAN_CRASHPOINT": "mid_operation"}, timeout=90
+        # the second long-running operation: the cluster's creation (which the job needs) is the first
+        *("-C", str(root), "-e", "dev", "apply", "--auto-approve"),
+        env={"MLPLAN_CRASHPOINT": "mid_operation:2"},
+        timeout=90,
     )
     assert killed.code == -signal.SIGKILL, killed.text  # right after the run was submitted and journalled
     [run] = job_puts(az)
