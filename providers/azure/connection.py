@@ -4,17 +4,10 @@ once (lazily: importing azure-ai-ml costs seconds) from the environment's settin
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 from mlplan.providers.azure.settings import Target, Workspace
 from mlplan.providers.base import Context
-
-# Parallel list calls of one batched refresh: enough to hide latency, few enough for ARM's read throttling.
-LIST_PARALLELISM = 4
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 class Connection:
@@ -42,7 +35,7 @@ class Connection:
                 import azure.ai.ml.constants
                 import azure.core.exceptions  # noqa: F401
 
-                from mlplan.providers.azure.clients import connection_verify, ml_client
+                from mlplan.providers.azure.clients import calling, connection_verify, ml_client
                 from mlplan.providers.azure.cloud import cloud_of
                 from mlplan.providers.azure.credentials import make_credential
 
@@ -50,6 +43,10 @@ class Connection:
                 target = Target.from_context(ctx)
                 cloud = cloud_of(target.cloud)
                 credential = make_credential(target.credential, cloud, verify=connection_verify())
+                # Sign in once, here, before parallel reads share the client: otherwise every thread that finds
+                # no token yet signs in on its own (a burst of sign-ins at the start of each refresh).
+                with calling("sign-in", f"workspace '{target.workspace.name}'"):
+                    credential.get_token(*cloud.arm_scopes)
                 self._client = ml_client(target.workspace, cloud, credential)
                 self.workspace = target.workspace
             return self._client
@@ -73,12 +70,3 @@ def _quiet_uploads() -> None:
 
     for module in (_blob_storage_helper, _gen2_storage_helper):
         module.sys = types.SimpleNamespace(stderr=_Discard())  # type: ignore[attr-defined]
-
-
-def in_parallel(fn: Callable[[T], R], items: Sequence[T] | Iterable[T]) -> list[R]:
-    """``fn`` over ``items`` with at most ``LIST_PARALLELISM`` at once, results in order."""
-    items = list(items)
-    if len(items) <= 1:
-        return [fn(i) for i in items]
-    with ThreadPoolExecutor(max_workers=min(LIST_PARALLELISM, len(items))) as pool:
-        return list(pool.map(fn, items))
