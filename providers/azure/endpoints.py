@@ -11,7 +11,7 @@ from typing import Any
 from mlplan.core.errors import ProviderError
 from mlplan.providers.azure.clients import calling
 from mlplan.providers.azure.compute import wait_for
-from mlplan.providers.azure.connection import Connection, in_parallel
+from mlplan.providers.azure.connection import Connection
 from mlplan.providers.azure.kinds.common import quiet_sdk, reserved_problems
 from mlplan.providers.azure.kinds.endpoints import OnlineDeploymentMap, OnlineEndpointMap, TrafficMap
 from mlplan.providers.base import Context, Desired, Observed, Problem, ResourceType
@@ -145,7 +145,7 @@ class OnlineDeploymentType(ResourceType):
     kind = "online_deployment"
     id_format = "onlineEndpoints/<endpoint>/deployments/<name>"
     output_fields = frozenset({"arm_id", "provisioning_state"})
-    read_batch = 500
+    read_batch = 4  # a few deployments per batch, their endpoints listed one after another (see AzureAssetType)
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -193,7 +193,7 @@ class OnlineDeploymentType(ResourceType):
             return None
 
     def read_many(self, ctx: Context, idents: Sequence[str]) -> list[Observed | None]:
-        """One paged list of deployments per endpoint (in parallel, bounded)."""
+        """One paged list of deployments per endpoint."""
         ml = self.conn.ml(ctx)
         from azure.core.exceptions import ResourceNotFoundError
 
@@ -204,8 +204,7 @@ class OnlineDeploymentType(ResourceType):
             except ResourceNotFoundError:
                 return {}
 
-        endpoints = sorted({self._names(i)[0] for i in idents})
-        found = dict(zip(endpoints, in_parallel(listed, endpoints), strict=True))
+        found = {endpoint: listed(endpoint) for endpoint in dict.fromkeys(self._names(i)[0] for i in idents)}
         out: list[Observed | None] = []
         for ident in idents:
             endpoint, name = self._names(ident)
