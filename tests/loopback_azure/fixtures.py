@@ -22,7 +22,10 @@ from .server import LoopbackAzure
 
 
 def _set_env(mp: pytest.MonkeyPatch, server: LoopbackAzure) -> None:
-    mp.delenv("AZUREML_CURRENT_CLOUD", raising=False)
+    # set, then removed: monkeypatch records only a variable it changes, and an MLClient made in this process sets
+    # it during the test (an ``mlplan`` run later in the same worker then inherited an unknown cloud's name)
+    mp.setenv("AZUREML_CURRENT_CLOUD", "")
+    mp.delenv("AZUREML_CURRENT_CLOUD")
     for name, value in server.env().items():
         mp.setenv(name, value)
 
