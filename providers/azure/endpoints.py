@@ -92,15 +92,10 @@ class OnlineEndpointType(ResourceType):
     ) -> bytes:
         """One scoring request to ``deployment`` (the ``azureml-model-deployment`` header) at the endpoint's scoring
         URI, with the endpoint's key or token (``online_endpoints.get_keys``, never shown or logged), through a
-        pipeline of its own with mlplan's retry policy.
-
-        Not through ``online_endpoints.invoke``: azure-ai-ml hands the one retry policy instance mlplan configures
-        to every pipeline it builds, azure-core links an instance into the last of them, and invoke's requests then
-        leave through an ARM client's bearer-token policy, which replaces the endpoint key with an Azure AD token."""
-        from azure.core import PipelineClient
+        pipeline of its own with mlplan's retry rules (``clients.pipeline_client``)."""
         from azure.core.rest import HttpRequest
 
-        from mlplan.providers.azure.clients import transport_kwargs
+        from mlplan.providers.azure.clients import pipeline_client
 
         name = endpoint.id.split("/", 1)[1]
         what = f"online endpoint '{name}', deployment '{deployment}'"
@@ -117,7 +112,7 @@ class OnlineEndpointType(ResourceType):
             "Authorization": f"Bearer {secret}",
             "azureml-model-deployment": deployment,
         }
-        with calling("scoring request", what), PipelineClient(scoring_uri, **transport_kwargs()) as client:
+        with calling("scoring request", what), pipeline_client(scoring_uri) as client:
             response = client.send_request(HttpRequest("POST", scoring_uri, headers=headers, content=body))
         if not 200 <= response.status_code < 300:
             raise ProviderError(
