@@ -28,8 +28,8 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.managers import BaseManager
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,6 @@ def write_endpoints(root: Path, count: int) -> list[str]:
                 "$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json\n"
                 f"name: {deployment}\nendpoint_name: {name}\n"
                 f"model: azureml:{common.NAME['model'].format(3 * i)}:1\n"  # a model with version 1 declared
-
                 f"environment: azureml:{common.NAME['environment'].format(i)}:1\n"
                 "code_configuration: {code: ../files/score, scoring_script: score.py}\n"
                 "instance_type: Standard_DS3_v2\ninstance_count: 1\n",
@@ -311,11 +310,12 @@ def main() -> None:
         common.report(f"mlplan plan (refresh, P={par}, {args.latency_ms:g} ms)", timings["refresh"].describe())
         common.report("mlplan plan --no-refresh (same project)", timings["no_refresh"].describe())
         common.report("refresh part (plan - no-refresh plan)", f"{best - timings['no_refresh'].best:.3f}s")
-        common.report("CPU of the plan (mlplan's process)", f"{min(cpu):.3f}s ({min(cpu) / len(calls) * 1000:.1f} ms a call)")
+        per_call = min(cpu) / len(calls) * 1000
+        common.report("CPU of the plan (mlplan's process)", f"{min(cpu):.3f}s ({per_call:.1f} ms a call)")
         common.report("floor: the same GETs replayed, bare", timings["replay"].describe())
         common.report("plan / floor (robust to load)", f"{best / timings['replay'].best:.2f}")
         common.report("bound: calls x latency / P", f"{bound:.3f}s")
-        common.report("baseline: N x latency / P (one GET each)", f"{baseline:.3f}s (plan / baseline {best / baseline:.2f})")
+        common.report("baseline: N x latency / P (one GET each)", f"{baseline:.3f}s (plan / it {best / baseline:.2f})")
         print(common.ratio_line(counted / target, 1.0, label="calls / target"))
         print(common.ratio_line(best / bound, TARGET))
     finally:
