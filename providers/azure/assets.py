@@ -19,7 +19,7 @@ from mlplan.core.errors import ProviderError
 from mlplan.providers.azure.clients import calling
 from mlplan.providers.azure.connection import Connection
 from mlplan.providers.azure.kinds.assets import DataMap, EnvironmentMap, ModelMap
-from mlplan.providers.azure.kinds.common import quiet_sdk, reserved_problems
+from mlplan.providers.azure.kinds.common import desired_content, quiet_sdk, reserved_problems
 from mlplan.providers.base import OWNERSHIP_TAGS, Context, Desired, Observed, Problem, ResourceType
 
 
@@ -149,7 +149,11 @@ class AzureAssetType(ResourceType):
             return self.update(ctx, desired, current)
         entity = self.map.to_entity(Desired(**{**vars(desired), "version": version}), self.conn.ws())
         ctx.check_cancelled(f"registering {self._what(desired.name, version)}")
-        with calling(f"{self.collection}.create_or_update", self._what(desired.name, version)), quiet_sdk():
+        with (
+            self.conn.uploading(desired_content(desired, self.map.content_fields).values()),
+            calling(f"{self.collection}.create_or_update", self._what(desired.name, version)),
+            quiet_sdk(),
+        ):
             made = ops.create_or_update(entity)
         return self._observe(made)
 

@@ -3,7 +3,9 @@ once (lazily: importing azure-ai-ml costs seconds) from the environment's settin
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from mlplan.providers.azure.settings import Target, Workspace
@@ -17,10 +19,23 @@ class Connection:
         self._lock = threading.Lock()
         self._client: Any = None
         self.workspace: Workspace | None = None
+        self._uploads: dict[str, threading.Lock] = {}
 
     def bind(self, ctx: Context) -> None:
         """Learn the workspace's coordinates from the environment (no call to Azure)."""
         self.workspace = Workspace.from_settings(ctx.workspace)
+
+    @contextlib.contextmanager
+    def uploading(self, digests: Iterable[str]) -> Iterator[None]:
+        """Hold the lock of each local content (by mlplan's digest) an SDK call is about to upload. azure-ai-ml
+        1.35 waits forever when two uploads of the same content run at once (two environments with one docker build
+        context, applied in parallel): its uploader's count of files done never reaches the total."""
+        with self._lock:
+            locks = [self._uploads.setdefault(d, threading.Lock()) for d in sorted(set(digests))]
+        with contextlib.ExitStack() as held:
+            for lock in locks:  # in sorted order: two calls never wait for each other's second lock
+                held.enter_context(lock)
+            yield
 
     def ws(self) -> Workspace:
         """The workspace, or a stand-in while none is bound (a resource type asked outside a session)."""

@@ -12,7 +12,7 @@ from mlplan.core.errors import ProviderError
 from mlplan.providers.azure.clients import calling
 from mlplan.providers.azure.compute import wait_for
 from mlplan.providers.azure.connection import Connection
-from mlplan.providers.azure.kinds.common import quiet_sdk, reserved_problems
+from mlplan.providers.azure.kinds.common import desired_content, quiet_sdk, reserved_problems
 from mlplan.providers.azure.kinds.endpoints import OnlineDeploymentMap, OnlineEndpointMap, TrafficMap
 from mlplan.providers.base import Context, Desired, Observed, Problem, ResourceType
 
@@ -217,7 +217,9 @@ class OnlineDeploymentType(ResourceType):
         ml = self.conn.ml(ctx)
         entity = self.map.to_entity(desired, self.conn.ws())
         with calling("online_deployments.begin_create_or_update", what), quiet_sdk():
-            wait_for(ctx, ml.online_deployments.begin_create_or_update(entity), f"deploying {what}")
+            with self.conn.uploading(desired_content(desired, ("code_configuration.code",)).values()):
+                poller = ml.online_deployments.begin_create_or_update(entity)  # uploads local code first
+            wait_for(ctx, poller, f"deploying {what}")
         made = self.read(ctx, f"onlineEndpoints/{endpoint}/deployments/{name}")
         assert made is not None, what
         return made
