@@ -79,27 +79,6 @@ def write_endpoints(root: Path, count: int) -> list[str]:
     return addresses
 
 
-@contextlib.contextmanager
-def one_upload_at_a_time() -> Iterator[None]:
-    """Setup only: azure-ai-ml's uploads one after another. Two environments sharing a docker build context,
-    uploaded at once, leave azure-ai-ml 1.35 waiting forever for a file count that never comes
-    (``_blob_storage_helper.upload``); the timed part uploads nothing."""
-    from azure.ai.ml._artifacts import _artifact_utilities as artifacts
-
-    upload = artifacts._upload_to_datastore
-    lock = threading.Lock()
-
-    def serialised(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return upload(*args, **kwargs)
-
-    artifacts._upload_to_datastore = serialised
-    try:
-        yield
-    finally:
-        artifacts._upload_to_datastore = upload
-
-
 class Server:
     """The loopback Azure in a process of its own (``multiprocessing`` manager), so that its CPU does not share
     mlplan's interpreter lock (Azure's CPUs are not the client's); what the benchmark asks of it, as methods."""
@@ -254,8 +233,7 @@ def main() -> None:
                 extra_globs=("endpoints/*.yml",),
             )
             addresses = project.addresses + write_endpoints(root, endpoints)
-            with one_upload_at_a_time():
-                result = common.apply_all(root, parallelism=max(par, 16))
+            result = common.apply_all(root, parallelism=max(par, 16))
             if len(result.done) != n:
                 raise SystemExit(f"setup applied {len(result.done)} resources, expected {n}")
 
