@@ -271,8 +271,14 @@ def main() -> None:
         page = facts["page_size"]
         # one list per asset name; the workspace's computes; its endpoints, once for the endpoints and once for the
         # traffic kind (a split is part of its endpoint); each endpoint's deployments
-        endpoint_pages = pages(kinds["online_endpoint"], page)
-        target = names + pages(kinds["compute"], page) + 2 * endpoint_pages + kinds["online_endpoint"]
+        targets = {
+            what(f"/workspaces/w/{folder}/n/versions"): kinds[kind]
+            for kind, folder in (("data", "data"), ("model", "models"), ("environment", "environments"))
+        }
+        targets[what("/computes")] = pages(kinds["compute"], page)
+        targets[what("/onlineEndpoints")] = 2 * pages(kinds["online_endpoint"], page)
+        targets[what("/deployments")] = kinds["online_endpoint"]
+        target = sum(targets.values())
         sign_in = by_what.get(SIGN_IN, 0)
         counted = len(calls) - sign_in
 
@@ -280,8 +286,9 @@ def main() -> None:
         bound = len(calls) * latency / par
         baseline = n * latency / par
         common.report(f"resources (N={n})", ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
-        for label, count in sorted(by_what.items()):
-            common.report(f"  calls: {label}", str(count))
+        for label in sorted({*by_what, *targets}):
+            wanted = f" (target {targets[label]})" if label in targets else ""
+            common.report(f"  calls: {label}", f"{by_what.get(label, 0)}{wanted}")
         common.report("calls (sign-in apart) / target", f"{counted} / {target} (names {names} + paged lists)")
         common.report("calls per resource", f"{len(calls) / n:.3f}")
         common.report("most requests in flight at once", f"{max_in_flight} (parallelism {par})")
