@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
+import json
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -218,9 +219,14 @@ def generate_project(
     parallelism: int = 10,
     depends_on: Mapping[str, Sequence[str]] | None = None,
     project: str = "bench",
+    environment: tuple[str, Mapping[str, Any]] = ("local", {"provider": "local"}),
+    extra_globs: Sequence[str] = (),
 ) -> Project:
     """Write ``n`` Azure ML CLI v2 resource files (a mix of data, model, environment, amlcompute), the tiny
-    local files they reference, and an ``mlplan.yaml`` (``depends_on`` goes under ``settings:``)."""
+    local files they reference, and an ``mlplan.yaml`` (``depends_on`` goes under ``settings:``).
+
+    ``environment``: the project's one environment, its name and settings (each written as inline JSON, which
+    YAML reads), made the default; ``extra_globs``: more resource globs (files the caller writes)."""
     root.mkdir(parents=True, exist_ok=True)
     counters = dict.fromkeys(_WRITERS, 0)
     addresses: list[str] = []
@@ -238,15 +244,17 @@ def generate_project(
         f"project: {project}",
         "resources:",
         *(f'  - "{FOLDER[k]}/*.yml"' for k in _WRITERS),
+        *(f'  - "{glob}"' for glob in extra_globs),
         "variables:",
         "  base_image:",
         f"    default: {BASE_IMAGE}",
         "  max_nodes:",
         "    default: 4",
         "    type: number",
+        f"default_environment: {environment[0]}",
         "environments:",
-        "  local:",
-        "    provider: local",
+        f"  {environment[0]}:",
+        *(f"    {key}: {json.dumps(value)}" for key, value in environment[1].items()),
         f"    parallelism: {parallelism}",
     ]
     if depends_on:

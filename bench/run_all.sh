@@ -8,9 +8,10 @@ PY=${PYTHON:-.venv/bin/python}
 
 if [ "${1:-}" = "--quick" ]; then
   runs=("plan_10k 1000 --repeat 2" "refresh_1k 200 --repeat 2" "apply_1k 300 --repeat 2" "cold_start --repeat 5"
-        "promotion_stats 1000000 --repeat 3" "evaluate_endpoint --rows 1000 --repeat 2 --sweep=")
+        "promotion_stats 1000000 --repeat 3" "evaluate_endpoint --rows 1000 --repeat 2 --sweep="
+        "refresh_azure 200 --repeat 2")
 else
-  runs=("plan_10k" "refresh_1k" "apply_1k" "cold_start" "promotion_stats" "evaluate_endpoint")
+  runs=("plan_10k" "refresh_1k" "apply_1k" "cold_start" "promotion_stats" "evaluate_endpoint" "refresh_azure")
 fi
 
 log=$(mktemp)
@@ -22,7 +23,7 @@ for run in "${runs[@]}"; do
   name=${argv[0]}
   echo "== bench/$name.py ${argv[*]:1}"
   if "$PY" "bench/$name.py" "${argv[@]:1}" | tee "$log"; then
-    extra=$(grep -E '^(scaling|peer speed-up):' "$log" || true)
+    extra=$(grep -E '^(scaling|peer speed-up|calls / target):' "$log" || true)
     [ -n "$extra" ] && summary+=("$(printf '%-16s %s' "$name" "$extra")")
     summary+=("$(printf '%-16s %s' "$name" "$(tail -n 1 "$log")")")
   else

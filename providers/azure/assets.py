@@ -3,7 +3,8 @@
 Local paths are uploaded by azure-ai-ml's own upload code to the workspace's default datastore when a version is
 registered. A version is never deleted: removing it archives it, and registering it again (same version, same
 content) restores it. Description, tags and a model's stage change in place; anything else makes a new version.
-Refresh reads versions through one paged list per asset name (``read_many`` / ``lookup_many``).
+Refresh reads versions through one paged list per asset name (``read_many`` / ``lookup_many``), a few names per
+batch so that the engine's parallelism, and nothing else, bounds the lists in flight.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import Any
 
 from mlplan.core.errors import ProviderError
 from mlplan.providers.azure.clients import calling
-from mlplan.providers.azure.connection import Connection, in_parallel
+from mlplan.providers.azure.connection import Connection
 from mlplan.providers.azure.kinds.assets import DataMap, EnvironmentMap, ModelMap
-from mlplan.providers.azure.kinds.common import quiet_sdk, reserved_problems
+from mlplan.providers.azure.kinds.common import desired_content, quiet_sdk, reserved_problems
 from mlplan.providers.base import OWNERSHIP_TAGS, Context, Desired, Observed, Problem, ResourceType
 
 
@@ -34,7 +35,9 @@ class AzureAssetType(ResourceType):
     mutable_fields = frozenset({"description", "tags"})
     produced_fields = frozenset({"content"})
     output_fields = frozenset({"arm_id", "path"})
-    read_batch = 50
+    # a batch's names are listed one after another: small batches spread the lists over the engine's parallel
+    # reads (its parallelism bounds the calls in flight), and the versions of one name usually share a batch
+    read_batch = 4
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -97,10 +100,9 @@ class AzureAssetType(ResourceType):
         return self.lookup_many(ctx, [(name, version)])[0]
 
     def lookup_many(self, ctx: Context, keys: Sequence[tuple[str, str | None]]) -> list[Observed | None]:
-        """One paged list of the active versions per asset name (in parallel, bounded); a version that list
-        lacks (archived, or gone) is read on its own."""
-        names = sorted({name for name, _ in keys})
-        listed = dict(zip(names, in_parallel(lambda n: self._list(ctx, n), names), strict=True))
+        """One paged list of the active versions per asset name; a version that list lacks (archived, or gone) is
+        read on its own."""
+        listed = {name: self._list(ctx, name) for name in dict.fromkeys(name for name, _ in keys)}
         out: list[Observed | None] = []
         for name, version in keys:
             versions = {str(e.version): e for e in listed[name]}
@@ -147,7 +149,11 @@ class AzureAssetType(ResourceType):
             return self.update(ctx, desired, current)
         entity = self.map.to_entity(Desired(**{**vars(desired), "version": version}), self.conn.ws())
         ctx.check_cancelled(f"registering {self._what(desired.name, version)}")
-        with calling(f"{self.collection}.create_or_update", self._what(desired.name, version)), quiet_sdk():
+        with (
+            self.conn.uploading(desired_content(desired, self.map.content_fields).values()),
+            calling(f"{self.collection}.create_or_update", self._what(desired.name, version)),
+            quiet_sdk(),
+        ):
             made = ops.create_or_update(entity)
         return self._observe(made)
 

@@ -21,6 +21,14 @@ never longer than ``MAX_WAIT_S``. A refused connection fails in seconds (4 attem
 operations are polled call by call; each poll has the same bound, and the wait as a whole is the resource type's
 (cancellation, progress).
 
+How the rules reach the pipelines (``transport_kwargs``): as ``RetryPolicy`` settings, from which every pipeline
+azure-ai-ml and azure-mgmt build makes a policy of its own, plus two shareable ``SansIOHTTPPolicy`` objects for the
+ceiling on ``Retry-After`` and the POST retries (``bound_policies``); never a policy instance, which azure-core
+would link into the last pipeline built (one instance in many pipelines sends requests through another pipeline's
+credential). azure-ai-ml's general-purpose ``HttpPipeline`` (used for some data-plane calls) builds a fixed policy
+list: it gets the settings but not those two; one of MLClient's clients is built without mlplan's keywords at all
+(azure-core's defaults).
+
 ``connection_verify`` follows ``REQUESTS_CA_BUNDLE`` (then ``CURL_CA_BUNDLE``), the variables requests, and so
 azure-core's default transport, reads: a private CA (a proxy, Azure Stack Hub, the tests' loopback server) is
 trusted the same way by every client and by the credentials that call the cloud's authority. ``SSL_CERT_FILE`` is
@@ -30,6 +38,7 @@ not read by requests.
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import os
 import re
 import sys
@@ -53,6 +62,7 @@ RETRY_READ = 3
 RETRY_STATUS = 5
 DEAD_SERVICE_BOUND_S = CALL_BUDGET_S + CONNECT_TIMEOUT_S + READ_TIMEOUT_S + MAX_WAIT_S
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+RETRIED_METHODS = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", "POST"})  # azure-core's, and POST
 
 
 def connection_verify(environ: Mapping[str, str] | None = None) -> bool | str:
@@ -68,40 +78,93 @@ def connection_verify(environ: Mapping[str, str] | None = None) -> bool | str:
     return True
 
 
-def retry_policy() -> Any:
-    """azure-core's ``RetryPolicy`` with mlplan's bounds (see the module's docstring)."""
+def retry_settings() -> dict[str, Any]:
+    """azure-core's ``RetryPolicy`` keywords with mlplan's bounds (see the module's docstring): each pipeline built
+    with them makes a ``RetryPolicy`` of its own."""
+    return {
+        "retry_total": RETRY_TOTAL,
+        "retry_connect": RETRY_CONNECT,
+        "retry_read": RETRY_READ,
+        "retry_status": RETRY_STATUS,
+        "retry_backoff_factor": BACKOFF_FACTOR_S,
+        "retry_backoff_max": BACKOFF_MAX_S,
+        "timeout": CALL_BUDGET_S,
+    }
+
+
+def bound_policies() -> tuple[Any, Any]:
+    """What of mlplan's retry rules azure-core's settings cannot say, as two ``SansIOHTTPPolicy`` objects (which
+    azure-core wraps in a runner of each pipeline's own, so one object may serve every pipeline): before the retry
+    policy, POST among the retried methods (mlplan's POSTs are list-keys, upload leases and what-if: repeating one
+    is harmless); after it, a ceiling of ``MAX_WAIT_S`` on the ``Retry-After`` it honours (and on the wait a
+    long-running operation's poller takes from it)."""
+    from azure.core.pipeline.policies import SansIOHTTPPolicy
+
+    class RetryPostsToo(SansIOHTTPPolicy[Any, Any]):
+        def on_request(self, request: Any) -> None:
+            request.context.options.setdefault("retry_on_methods", RETRIED_METHODS)
+
+    class RetryAfterCeiling(SansIOHTTPPolicy[Any, Any]):
+        def on_response(self, request: Any, response: Any) -> None:
+            headers = response.http_response.headers
+            for name, unit in (("retry-after-ms", 1000), ("x-ms-retry-after-ms", 1000), ("Retry-After", 1)):
+                value = headers.get(name)
+                if value is not None and _wait_s(value, unit) > MAX_WAIT_S:
+                    headers[name] = str(MAX_WAIT_S * unit)
+
+    return RetryPostsToo(), RetryAfterCeiling()
+
+
+def _wait_s(value: str, unit: int) -> float:
+    """A Retry-After header's wait in seconds: a number of ``1/unit`` seconds, or (Retry-After) an HTTP date."""
+    try:
+        return float(value) / unit
+    except ValueError:
+        try:
+            return email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return 0.0  # unreadable: azure-core ignores it too
+
+
+def retry_policies() -> list[Any]:
+    """mlplan's retry rules as one pipeline's policies, in azure-core's order (for a pipeline built by hand)."""
     from azure.core.pipeline.policies import RetryPolicy
 
-    class BoundedRetryPolicy(RetryPolicy[Any, Any]):
-        """``RetryPolicy`` with a ceiling on the ``Retry-After`` it honours and POST among the retried methods."""
-
-        def __init__(self, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self._method_whitelist = frozenset({*self._method_whitelist, "POST"})
-
-        def get_retry_after(self, response: Any) -> float | None:
-            wait = super().get_retry_after(response)
-            return None if wait is None else min(float(wait), float(MAX_WAIT_S))
-
-    return BoundedRetryPolicy(
-        retry_total=RETRY_TOTAL,
-        retry_connect=RETRY_CONNECT,
-        retry_read=RETRY_READ,
-        retry_status=RETRY_STATUS,
-        retry_backoff_factor=BACKOFF_FACTOR_S,
-        retry_backoff_max=BACKOFF_MAX_S,
-        timeout=CALL_BUDGET_S,
-    )
+    per_call, per_retry = bound_policies()
+    return [per_call, RetryPolicy(**retry_settings()), per_retry]
 
 
 def transport_kwargs(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """What every client's pipeline is built with (azure-core's keyword arguments)."""
+    """What every client is built with (azure-core's keyword arguments).
+
+    No ``retry_policy`` instance: azure-ai-ml hands its keyword arguments to each of the pipelines it builds (about
+    twenty), and azure-core links an ``HTTPPolicy`` such as ``RetryPolicy`` into a pipeline by setting its ``next``,
+    so one instance in many pipelines sends every request on through the pipeline built last: its credential, its
+    transport (seen as an Azure AD token replacing an endpoint key on ``online_endpoints.invoke``). The settings
+    make each pipeline build its own; ``bound_policies`` are safe to share."""
+    per_call, per_retry = bound_policies()
     return {
-        "retry_policy": retry_policy(),
+        **retry_settings(),
+        # single policies, not lists: azure-mgmt-core appends an HTTPPolicy of its own to a per-call list it is
+        # given, and that list (so that instance) would go to every pipeline built after
+        "per_call_policies": per_call,
+        "per_retry_policies": per_retry,
         "connection_timeout": CONNECT_TIMEOUT_S,
         "read_timeout": READ_TIMEOUT_S,
         "connection_verify": connection_verify(environ),
     }
+
+
+def pipeline_client(base_url: str, environ: Mapping[str, str] | None = None) -> Any:
+    """An azure-core ``PipelineClient`` for a request mlplan sends itself (scoring), with the same retry rules,
+    timeouts and TLS trust as the SDK clients (a bare ``Configuration`` has no retry policy: it is set here)."""
+    from azure.core import PipelineClient
+    from azure.core.configuration import Configuration
+    from azure.core.pipeline.policies import RetryPolicy
+
+    config: Configuration[Any, Any] = Configuration()
+    config.retry_policy = RetryPolicy(**retry_settings())
+    return PipelineClient(base_url, config=config, **transport_kwargs(environ))
 
 
 def ml_client(workspace: Workspace, cloud: Cloud, credential: Any, environ: Mapping[str, str] | None = None) -> Any:

@@ -3,18 +3,13 @@ once (lazily: importing azure-ai-ml costs seconds) from the environment's settin
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from mlplan.providers.azure.settings import Target, Workspace
 from mlplan.providers.base import Context
-
-# Parallel list calls of one batched refresh: enough to hide latency, few enough for ARM's read throttling.
-LIST_PARALLELISM = 4
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 class Connection:
@@ -26,10 +21,23 @@ class Connection:
         self._arm: Any = None
         self._made: tuple[Any, Any] | None = None  # the cloud and the credential, once signed in
         self.workspace: Workspace | None = None
+        self._uploads: dict[str, threading.Lock] = {}
 
     def bind(self, ctx: Context) -> None:
         """Learn the workspace's coordinates from the environment (no call to Azure)."""
         self.workspace = Workspace.from_settings(ctx.workspace)
+
+    @contextlib.contextmanager
+    def uploading(self, digests: Iterable[str]) -> Iterator[None]:
+        """Hold the lock of each local content (by mlplan's digest) an SDK call is about to upload. azure-ai-ml
+        1.35 waits forever when two uploads of the same content run at once (two environments with one docker build
+        context, applied in parallel): its uploader's count of files done never reaches the total."""
+        with self._lock:
+            locks = [self._uploads.setdefault(d, threading.Lock()) for d in sorted(set(digests))]
+        with contextlib.ExitStack() as held:
+            for lock in locks:  # in sorted order: two calls never wait for each other's second lock
+                held.enter_context(lock)
+            yield
 
     def ws(self) -> Workspace:
         """The workspace, or a stand-in while none is bound (a resource type asked outside a session)."""
@@ -44,7 +52,7 @@ class Connection:
                 import azure.ai.ml.constants
                 import azure.core.exceptions  # noqa: F401
 
-                from mlplan.providers.azure.clients import connection_verify, ml_client
+                from mlplan.providers.azure.clients import calling, connection_verify, ml_client
                 from mlplan.providers.azure.cloud import cloud_of
                 from mlplan.providers.azure.credentials import make_credential
 
@@ -52,6 +60,10 @@ class Connection:
                 target = Target.from_context(ctx)
                 cloud = cloud_of(target.cloud)
                 credential = make_credential(target.credential, cloud, verify=connection_verify())
+                # Sign in once, here, before parallel reads share the client: otherwise every thread that finds
+                # no token yet signs in on its own (a burst of sign-ins at the start of each refresh).
+                with calling("sign-in", f"workspace '{target.workspace.name}'"):
+                    credential.get_token(*cloud.arm_scopes)
                 self._client = ml_client(target.workspace, cloud, credential)
                 self._made = (cloud, credential)
                 self.workspace = target.workspace
@@ -91,12 +103,3 @@ def _quiet_uploads() -> None:
 
     for module in (_blob_storage_helper, _gen2_storage_helper):
         module.sys = types.SimpleNamespace(stderr=_Discard())  # type: ignore[attr-defined]
-
-
-def in_parallel(fn: Callable[[T], R], items: Sequence[T] | Iterable[T]) -> list[R]:
-    """``fn`` over ``items`` with at most ``LIST_PARALLELISM`` at once, results in order."""
-    items = list(items)
-    if len(items) <= 1:
-        return [fn(i) for i in items]
-    with ThreadPoolExecutor(max_workers=min(LIST_PARALLELISM, len(items))) as pool:
-        return list(pool.map(fn, items))

@@ -12,8 +12,8 @@ from mlplan.core.errors import ProviderError
 from mlplan.core.faults import crashpoint
 from mlplan.providers.azure.clients import calling
 from mlplan.providers.azure.compute import wait_for
-from mlplan.providers.azure.connection import Connection, in_parallel
-from mlplan.providers.azure.kinds.common import inline_digest, quiet_sdk, reserved_problems
+from mlplan.providers.azure.connection import Connection
+from mlplan.providers.azure.kinds.common import desired_content, inline_digest, quiet_sdk, reserved_problems
 from mlplan.providers.azure.kinds.endpoints import OnlineDeploymentMap, OnlineEndpointMap, TrafficMap
 from mlplan.providers.base import OWNERSHIP_TAGS, Context, Desired, Observed, Problem, ResourceType
 
@@ -98,15 +98,10 @@ class OnlineEndpointType(ResourceType):
     ) -> bytes:
         """One scoring request to ``deployment`` (the ``azureml-model-deployment`` header) at the endpoint's scoring
         URI, with the endpoint's key or token (``online_endpoints.get_keys``, never shown or logged), through a
-        pipeline of its own with mlplan's retry policy.
-
-        Not through ``online_endpoints.invoke``: azure-ai-ml hands the one retry policy instance mlplan configures
-        to every pipeline it builds, azure-core links an instance into the last of them, and invoke's requests then
-        leave through an ARM client's bearer-token policy, which replaces the endpoint key with an Azure AD token."""
-        from azure.core import PipelineClient
+        pipeline of its own with mlplan's retry rules (``clients.pipeline_client``)."""
         from azure.core.rest import HttpRequest
 
-        from mlplan.providers.azure.clients import transport_kwargs
+        from mlplan.providers.azure.clients import pipeline_client
 
         name = endpoint.id.split("/", 1)[1]
         what = f"online endpoint '{name}', deployment '{deployment}'"
@@ -123,7 +118,7 @@ class OnlineEndpointType(ResourceType):
             "Authorization": f"Bearer {secret}",
             "azureml-model-deployment": deployment,
         }
-        with calling("scoring request", what), PipelineClient(scoring_uri, **transport_kwargs()) as client:
+        with calling("scoring request", what), pipeline_client(scoring_uri) as client:
             response = client.send_request(HttpRequest("POST", scoring_uri, headers=headers, content=body))
         if not 200 <= response.status_code < 300:
             raise ProviderError(
@@ -152,7 +147,7 @@ class OnlineDeploymentType(ResourceType):
     kind = "online_deployment"
     id_format = "onlineEndpoints/<endpoint>/deployments/<name>"
     output_fields = frozenset({"arm_id", "provisioning_state"})
-    read_batch = 500
+    read_batch = 4  # a few deployments per batch, their endpoints listed one after another (see AzureAssetType)
 
     def __init__(self, conn: Connection, assets: Mapping[str, ResourceType]) -> None:
         self.conn = conn
@@ -221,7 +216,7 @@ class OnlineDeploymentType(ResourceType):
             return None
 
     def read_many(self, ctx: Context, idents: Sequence[str]) -> list[Observed | None]:
-        """One paged list of deployments per endpoint (in parallel, bounded)."""
+        """One paged list of deployments per endpoint."""
         ml = self.conn.ml(ctx)
         from azure.core.exceptions import ResourceNotFoundError
 
@@ -232,8 +227,7 @@ class OnlineDeploymentType(ResourceType):
             except ResourceNotFoundError:
                 return {}
 
-        endpoints = sorted({self._names(i)[0] for i in idents})
-        found = dict(zip(endpoints, in_parallel(listed, endpoints), strict=True))
+        found = {endpoint: listed(endpoint) for endpoint in dict.fromkeys(self._names(i)[0] for i in idents)}
         out: list[Observed | None] = []
         for ident in idents:
             endpoint, name = self._names(ident)
@@ -251,7 +245,8 @@ class OnlineDeploymentType(ResourceType):
         ml = self.conn.ml(ctx)
         entity = self.map.to_entity(desired, self.conn.ws(), self._register_inline(ctx, desired))
         with calling("online_deployments.begin_create_or_update", what), quiet_sdk():
-            poller = ml.online_deployments.begin_create_or_update(entity)
+            with self.conn.uploading(desired_content(desired, ("code_configuration.code",)).values()):
+                poller = ml.online_deployments.begin_create_or_update(entity)  # uploads local code first
             crashpoint("mid_operation")
             wait_for(ctx, poller, f"deploying {what}")
         made = self.read(ctx, f"onlineEndpoints/{endpoint}/deployments/{name}")

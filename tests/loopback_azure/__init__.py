@@ -38,7 +38,7 @@ API (``LoopbackAzure``):
   resource's provisioningState too), ``clear_faults()``. Faults and latency apply to every route, the token
   endpoint and operation polls included; narrow them with ``path_contains`` / ``method``.
 - what happened: ``calls`` (``Call(method, path, query, status)`` per request, in order; status 0 = reset),
-  ``clear_calls()``.
+  ``max_in_flight`` (the most requests served at once), ``clear_calls()`` (both).
 - arranging: ``add_workspace(name, resource_group=None)`` (dev / qa / prd workspaces), ``attach_storage(blob_url)``
   (Azurite; then ``upload_template`` is azure-ai-ml's blob URL template for it),
   ``resource(arm_id)`` (a copy or None), ``edit(arm_id, change)`` (a change made in the studio: drift),

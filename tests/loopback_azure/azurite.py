@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 INSTALLED = REPO / ".azurite" / "node_modules" / ".bin" / "azurite-blob"
 CHILD_DIR = Path(__file__).resolve().parent / "child"
 TEMPLATE_ENV = "LOOPBACK_AZURE_BLOB_TEMPLATE"
+RETRY_SCALE_ENV = "LOOPBACK_AZURE_RETRY_TIME_SCALE"
 READY = re.compile(r"successfully listens on http://127\.0\.0\.1:(\d+)")
 
 
@@ -154,6 +155,13 @@ def sdk_uploads_to(template: str) -> Iterator[None]:
         yield
     finally:
         STORAGE_ACCOUNT_URLS["AzureBlob"] = previous
+
+
+def retry_time_scale_env(scale: float, pythonpath: str | None = None) -> dict[str, str]:
+    """Environment variables that multiply the durations of a child ``mlplan``'s retry policy by ``scale`` (the
+    numbers of retries stay): ``child/sitecustomize.py``."""
+    current = os.environ.get("PYTHONPATH", "") if pythonpath is None else pythonpath
+    return {RETRY_SCALE_ENV: str(scale), "PYTHONPATH": os.pathsep.join(p for p in (str(CHILD_DIR), current) if p)}
 
 
 def child_env(template: str, pythonpath: str | None = None) -> dict[str, str]:

@@ -22,9 +22,8 @@ from .server import LoopbackAzure
 
 
 def _set_env(mp: pytest.MonkeyPatch, server: LoopbackAzure) -> None:
-    # MLClient sets AZUREML_CURRENT_CLOUD in this process when a test uses it here: set then deleted through the
-    # monkeypatch, the variable is restored to what it was before the test (unset), so that a later test's
-    # ``mlplan`` process does not inherit this server's cloud name ("Unknown cloud environment")
+    # set, then removed: monkeypatch records only a variable it changes, and an MLClient made in this process sets
+    # it during the test (an ``mlplan`` run later in the same worker then inherited an unknown cloud's name)
     mp.setenv("AZUREML_CURRENT_CLOUD", "")
     mp.delenv("AZUREML_CURRENT_CLOUD")
     for name, value in server.env().items():

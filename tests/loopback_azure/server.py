@@ -173,6 +173,8 @@ class LoopbackAzure:
         self._lock = threading.RLock()
         self._faults: list[Fault] = []
         self._calls: list[Call] = []
+        self._in_flight = 0
+        self._max_in_flight = 0
         store = Store(self.state_dir / "state.json" if self.state_dir else None)
         self.az = Azure(
             store,
@@ -399,9 +401,17 @@ class LoopbackAzure:
         with self._lock:
             return list(self._calls)
 
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests the server was handling at once since the start or ``clear_calls``."""
+        with self._lock:
+            return self._max_in_flight
+
     def clear_calls(self) -> None:
+        """Forget the calls so far (and the in-flight high-water mark)."""
         with self._lock:
             self._calls.clear()
+            self._max_in_flight = self._in_flight
 
     # arranging "Azure" by hand ------------------------------------------------------------------------------------
     def add_workspace(self, name: str, resource_group: str | None = None) -> str:
@@ -544,6 +554,16 @@ class LoopbackAzure:
         return None
 
     def _serve(self, handler: _Handler, body: bytes) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        try:
+            self._answer(handler, body)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _answer(self, handler: _Handler, body: bytes) -> None:
         req = Request.parse(
             handler.command, handler.path, dict(handler.headers.items()), body, f"https://127.0.0.1:{self.port}"
         )

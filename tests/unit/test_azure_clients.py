@@ -106,13 +106,23 @@ def test_the_clients_carry_the_retry_policy_timeouts_and_tls_trust(cloud_env: No
     ml = clients.ml_client(WS, cloud_of(LOOPBACK), StaticCredential(), env)
     arm = clients.deployments_client(WS, cloud_of(LOOPBACK), StaticCredential(), env)
     for kwargs in (ml._kwargs,):
-        assert type(kwargs["retry_policy"]).__name__ == "BoundedRetryPolicy"
+        assert {k: kwargs[k] for k in clients.retry_settings()} == clients.retry_settings()
+        assert [type(kwargs[k]).__name__ for k in ("per_call_policies", "per_retry_policies")] == [
+            "RetryPostsToo",
+            "RetryAfterCeiling",
+        ]
+        assert "retry_policy" not in kwargs, "an instance would be shared by every pipeline azure-ai-ml builds"
         assert kwargs["connection_verify"] == str(bundle)
         assert (kwargs["connection_timeout"], kwargs["read_timeout"]) == (
             clients.CONNECT_TIMEOUT_S,
             clients.READ_TIMEOUT_S,
         )
-    assert type(arm._config.retry_policy).__name__ == "BoundedRetryPolicy"
+    retry = arm._config.retry_policy
+    assert (retry.total_retries, retry.status_retries, retry.timeout) == (
+        clients.RETRY_TOTAL,
+        clients.RETRY_STATUS,
+        clients.CALL_BUDGET_S,
+    )
     assert arm._config.credential_scopes == ["https://127.0.0.1:9443/.default"]
     assert ml._operation_config.enable_telemetry is False and ml._operation_config.show_progress is False
 
@@ -407,7 +417,7 @@ def run(
     clock = clock or Clock()
     monkeypatch.setattr(_retry, "time", clock)
     transport = ScriptedTransport(clock, iter(steps))
-    pipeline = Pipeline(transport, policies=[clients.retry_policy()])  # type: ignore[arg-type]
+    pipeline = Pipeline(transport, policies=clients.retry_policies())
     response = pipeline.run(HttpRequest(method, "https://management.azure.com/x")).http_response
     return response, transport, clock
 
@@ -462,6 +472,76 @@ def test_a_dead_service_is_given_up_within_the_stated_bound(monkeypatch: pytest.
         assert response.status_code == 429  # the last answer, once the retries are spent
     assert clock.now - start <= clients.DEAD_SERVICE_BOUND_S
     assert clients.DEAD_SERVICE_BOUND_S == 160
+
+
+class Recording(ScriptedTransport):
+    """A transport that answers 200 and records the Authorization header of each request it sends."""
+
+    def __init__(self) -> None:
+        super().__init__(Clock(), iter([]))
+        self.authorization: list[str] = []
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        from azure.core.rest._requests_basic import RestRequestsTransportResponse
+
+        self.authorization.append(request.headers.get("Authorization", ""))
+        raw = requests.Response()
+        raw.status_code, raw.reason = 200, "OK"
+        raw.headers.update({"Content-Type": "application/json"})
+        raw.raw = io.BytesIO(json.dumps({"name": "d", "properties": {}}).encode())
+        return RestRequestsTransportResponse(request=request, internal_response=raw)
+
+
+class Named:
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        return AccessToken(self.token, int(time.time()) + 3600)
+
+
+def test_clients_built_from_the_same_keywords_each_send_through_their_own_pipeline(cloud_env: None) -> None:
+    """azure-ai-ml builds all its pipelines from the keywords it is given; an HTTPPolicy instance among them (a retry
+    policy) is linked into the pipeline built last, and requests of the others went on through that one's
+    credential and transport (seen as a 401 on invoke). Each pipeline has its own retry policy now."""
+    from azure.mgmt.resource.deployments import DeploymentsMgmtClient
+
+    shared = clients.transport_kwargs({})
+    first, second = Recording(), Recording()
+    a = DeploymentsMgmtClient(Named("token-a"), WS.subscription_id, transport=first, **shared)
+    DeploymentsMgmtClient(Named("token-b"), WS.subscription_id, transport=second, **shared)
+    a.deployments.get("rg", "d")
+    assert (first.authorization, second.authorization) == (["Bearer token-a"], [])
+
+
+def test_every_pipeline_of_an_mlclient_has_a_retry_policy_of_its_own(cloud_env: None) -> None:
+    from azure.core.pipeline import Pipeline
+    from azure.core.pipeline.policies import RetryPolicy
+
+    ml = clients.ml_client(WS, cloud_of(LOOPBACK), StaticCredential(), {})
+    pipelines: list[Any] = []
+    seen: set[int] = set()
+
+    def walk(obj: Any, depth: int) -> None:
+        if id(obj) in seen or depth > 4 or not hasattr(obj, "__dict__"):
+            return
+        seen.add(id(obj))
+        if isinstance(obj, Pipeline):
+            pipelines.append(obj)
+            return
+        for value in list(vars(obj).values()):
+            walk(value, depth + 1)
+
+    walk(ml, 0)
+    retries = [p for pipeline in pipelines for p in pipeline._impl_policies if isinstance(p, RetryPolicy)]
+    assert len(pipelines) >= 10 and len(retries) == len(pipelines), (len(pipelines), len(retries))
+    assert len({id(r) for r in retries}) == len(retries), "a retry policy shared by two pipelines"
+    # the pipelines built from mlplan's keywords (all but one azure-ai-ml builds without them) carry its rules
+    ours = [[type(getattr(p, "_policy", p)).__name__ for p in pipeline._impl_policies] for pipeline in pipelines]
+    assert sum("RetryAfterCeiling" in names for names in ours) >= 10
+    assert sum(r.total_retries == clients.RETRY_TOTAL for r in retries) >= len(retries) - 1
 
 
 def test_calling_names_the_call_and_the_resource(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -231,14 +231,45 @@ def load_entity(loader_name: str, spec: Mapping[str, Any], base_dir: Path) -> An
             raise ProviderError(f"azure-ai-ml cannot load this spec: {exc}", provider="azure") from None
 
 
+class _Quiet:
+    """What ``quiet_sdk`` silences is process-wide (``logging.disable``, the warning filters) while its callers are
+    threads of one refresh or apply that overlap: so it is counted. The first caller in silences, the last one out
+    restores; nesting and overlapping calls cost a counter (``logging.disable`` walks every logger's cache, about
+    a millisecond with azure's loggers, once per call otherwise), and no thread restores the state another one saved
+    while a third is still inside (which left logging disabled for good)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.previous = 0
+        self.filters: Any = None
+
+    def enter(self) -> None:
+        with self.lock:
+            if self.depth == 0:
+                self.previous = logging.root.manager.disable
+                logging.disable(logging.WARNING)
+                self.filters = warnings.catch_warnings()
+                self.filters.__enter__()
+                warnings.simplefilter("ignore")
+            self.depth += 1
+
+    def exit(self) -> None:
+        with self.lock:
+            self.depth -= 1
+            if self.depth == 0:
+                self.filters.__exit__(None, None, None)
+                logging.disable(self.previous)
+
+
+_QUIET = _Quiet()
+
+
 @contextlib.contextmanager
 def quiet_sdk() -> Iterator[None]:
-    """Without azure-ai-ml's warnings and log lines (experimental classes, deprecations)."""
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
+    """Without azure-ai-ml's warnings and log lines (experimental classes, deprecations); thread-safe (``_Quiet``)."""
+    _QUIET.enter()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
+        yield
     finally:
-        logging.disable(previous)
+        _QUIET.exit()
