@@ -77,16 +77,17 @@ def load_text(text: str, file: str) -> Any:
         raise YamlError(Diagnostic(f"malformed YAML: {exc}", file=file, hint="fix the YAML syntax")) from exc
 
 
-def _read(path: Path, display: str) -> str:
+def _read(path: str | Path, display: str) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
     except OSError as exc:
         raise YamlError(Diagnostic(f"cannot read file: {exc.strerror}", file=display)) from exc
     except UnicodeDecodeError as exc:
         raise YamlError(Diagnostic("file is not UTF-8 text", file=display)) from exc
 
 
-def load_file(path: Path, display: str) -> Any:
+def load_file(path: str | Path, display: str) -> Any:
     return load_text(_read(path, display), display)
 
 
@@ -127,7 +128,7 @@ class _FastLoader(_Base):  # type: ignore[misc]
         return out
 
 
-def load_plain(path: Path, display: str) -> Any:
+def load_plain(path: str | Path, display: str) -> Any:
     """Parse a file fast, without line numbers (see ``Lines`` for them, when an error needs one)."""
     text = _read(path, display)
     try:
@@ -139,7 +140,7 @@ def load_plain(path: Path, display: str) -> Any:
 class Lines:
     """Line numbers of a file's keys, parsed only when first asked for (errors are rare)."""
 
-    def __init__(self, path: Path, display: str, prefix: tuple[str, ...] = ()) -> None:
+    def __init__(self, path: str | Path, display: str, prefix: tuple[str, ...] = ()) -> None:
         self.path, self.display, self.prefix = path, display, prefix
         self._tree: Any = None
 
