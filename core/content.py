@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +26,24 @@ class Content:
     files: dict[str, str]
 
 
-def _ignore_spec(folder: Path) -> pathspec.PathSpec[Any] | None:
+def _ignore_spec(folder: str, entries: list[os.DirEntry[str]]) -> pathspec.PathSpec[Any] | None:
+    """The folder's .amlignore, else its .gitignore, found among the entries already listed (no stat each)."""
+    by_name = {e.name: e for e in entries if e.name in IGNORE_FILES}
     for name in IGNORE_FILES:
-        f = folder / name
-        if f.is_file():
-            return pathspec.GitIgnoreSpec.from_lines(f.read_text(encoding="utf-8").splitlines())
+        entry = by_name.get(name)
+        if entry is not None and entry.is_file():
+            with open(os.path.join(folder, name), encoding="utf-8") as fh:
+                return pathspec.GitIgnoreSpec.from_lines(fh.read().splitlines())
     return None
+
+
+def _scan(folder: str) -> list[os.DirEntry[str]] | None:
+    """The entries of a folder; None when it cannot be listed (os.walk skips such a folder silently too)."""
+    try:
+        with os.scandir(folder) as it:
+            return list(it)
+    except OSError:
+        return None
 
 
 def _sha256(path: str) -> str:
@@ -60,8 +73,10 @@ class DigestCache:
             except (OSError, ValueError):
                 self.entries = {}
 
-    def digest(self, path: str) -> str:
-        st = os.stat(path)
+    def digest(self, path: str, st: os.stat_result | None = None) -> str:
+        """The sha256 of a file; ``st`` is its os.stat when the caller has it already."""
+        if st is None:
+            st = os.stat(path)
         key = [st.st_size, st.st_mtime_ns, st.st_ino]
         hit = self.entries.get(path)
         if hit is not None and hit[:3] == key:
@@ -85,34 +100,72 @@ class DigestCache:
 _NO_CACHE = DigestCache()
 
 
-def file_digest(path: Path, cache: DigestCache = _NO_CACHE) -> str:
-    return cache.digest(str(path)) if cache is not _NO_CACHE else _sha256(str(path))
+def file_digest(path: str | os.PathLike[str], cache: DigestCache = _NO_CACHE) -> str:
+    return cache.digest(os.fspath(path)) if cache is not _NO_CACHE else _sha256(os.fspath(path))
 
 
-def list_files(folder: Path) -> list[str]:
-    """Relative POSIX paths of the files under ``folder`` that would be uploaded."""
-    spec = _ignore_spec(folder)
+def list_files(folder: str | os.PathLike[str]) -> list[str]:
+    """Relative POSIX paths of the files under ``folder`` that would be uploaded, in the order os.walk gives
+    them (a folder's own files, sorted, then each subfolder's in turn): digests depend on that order.
+
+    One os.scandir per folder serves the ignore file, the listing and the symlink check alike.
+    """
+    top = os.fspath(folder)
+    entries = _scan(top)
+    if entries is None:
+        return []
     out: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        rel_dir = os.path.relpath(dirpath, folder)
-        rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
-        if spec is not None:
-            dirnames[:] = [d for d in dirnames if not spec.match_file(rel_dir + d + "/")]
-        dirnames.sort()
-        for name in sorted(filenames):
-            rel = rel_dir + name
-            if name in IGNORE_FILES or (spec is not None and spec.match_file(rel)):
-                continue
-            out.append(rel)
+    _walk(top, "", entries, _ignore_spec(top, entries), out)
     return out
 
 
-def hash_path(path: Path, cache: DigestCache = _NO_CACHE) -> Content:
+def _walk(
+    folder: str, rel_dir: str, entries: list[os.DirEntry[str]], spec: pathspec.PathSpec[Any] | None, out: list[str]
+) -> None:
+    dirs: list[os.DirEntry[str]] = []
+    names: list[str] = []
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if is_dir:
+            dirs.append(entry)
+        else:
+            names.append(entry.name)
+    for name in sorted(names):
+        rel = rel_dir + name
+        if name in IGNORE_FILES or (spec is not None and spec.match_file(rel)):
+            continue
+        out.append(rel)
+    for entry in sorted(dirs, key=lambda e: e.name):
+        sub_rel = rel_dir + entry.name + "/"
+        if (spec is not None and spec.match_file(sub_rel)) or _is_link(entry):
+            continue  # ignored, or a symlinked folder (os.walk does not follow those)
+        sub = os.path.join(folder, entry.name)
+        sub_entries = _scan(sub)
+        if sub_entries is not None:
+            _walk(sub, sub_rel, sub_entries, spec, out)
+
+
+def _is_link(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return False
+
+
+def hash_path(path: str | os.PathLike[str], cache: DigestCache = _NO_CACHE) -> Content:
     """Hash a file or folder; the digest covers relative names and contents."""
-    if os.path.isfile(path):
-        d = file_digest(path, cache)
-        return Content(d, {path.name: d})
-    files = {rel: file_digest(path / rel, cache) for rel in list_files(path)}
+    where = os.fspath(path)
+    try:
+        st: os.stat_result | None = os.stat(where)
+    except (OSError, ValueError):
+        st = None
+    if st is not None and stat.S_ISREG(st.st_mode):
+        d = cache.digest(where, st) if cache is not _NO_CACHE else _sha256(where)
+        return Content(d, {os.path.basename(where): d})
+    files = {rel: file_digest(os.path.join(where, rel), cache) for rel in list_files(where)}
     h = hashlib.sha256()
     for rel, d in files.items():
         h.update(rel.encode())

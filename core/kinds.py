@@ -7,6 +7,7 @@ or, since ``$schema`` is optional for ``az ml``, from the ``kind`` of the ``reso
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -164,6 +165,7 @@ SCHEMA_KINDS: dict[str, tuple[str, str | None]] = {
 _SCHEMA_STEM = re.compile(r"/([A-Za-z0-9_.]+?)(?:\.schema)?\.json#?$")
 
 
+@functools.lru_cache(maxsize=256)  # a project names a few schemas in thousands of files
 def kind_from_schema(url: str) -> tuple[str, str | None] | None:
     """Map a ``$schema`` URL to (kind, type); None when the schema is not one mlplan knows."""
     match = _SCHEMA_STEM.search(url.strip())

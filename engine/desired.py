@@ -36,11 +36,11 @@ class ContentCache:
         self._cache: dict[str, Content] = {}
         self.digests = digests or DigestCache()
 
-    def get(self, path: Path) -> Content:
-        key = os.path.normpath(path)  # not resolve(): this runs once per resource
+    def get(self, path: str | os.PathLike[str]) -> Content:
+        key = os.path.normpath(path)  # strings, not resolve() or Path: this runs once per resource
         found = self._cache.get(key)
         if found is None:
-            found = self._cache[key] = hash_path(Path(key), self.digests)
+            found = self._cache[key] = hash_path(key, self.digests)
         return found
 
 
@@ -49,7 +49,7 @@ def content_of(res: ResourceSpec, cache: ContentCache) -> dict[str, Content]:
     for dotted in kinds.PATH_FIELDS.get(res.address.kind, ()):
         value = get_dotted(res.spec, dotted)
         if isinstance(value, str) and not kinds.is_remote(value):
-            out[dotted] = cache.get(Path(os.path.join(res.base_dir, value)))
+            out[dotted] = cache.get(os.path.join(res.base_dir, value))
     return out
 
 

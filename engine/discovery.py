@@ -8,7 +8,7 @@ from __future__ import annotations
 import glob
 import os
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from mlplan.core import kinds
@@ -44,6 +44,7 @@ def load_resources(
     resources: dict[Address, ResourceSpec] = {}
     seen_files: set[str] = set()
     root_text = str(root)
+    folders: dict[str, Path] = {}  # one Path per folder, not per file: this loop runs once per file
     explicit = body.get("resources") is not None
     for pattern, glob_kind, glob_line in resource_globs(body):
         matches = sorted(glob.glob(pattern, root_dir=root, recursive=True))
@@ -63,7 +64,11 @@ def load_resources(
                 continue
             seen_files.add(key)
             display = os.path.normpath(rel)
-            spec = load_file(Path(key), display, glob_kind, interp, out, explicit)
+            folder = os.path.dirname(key)
+            base_dir = folders.get(folder)
+            if base_dir is None:
+                base_dir = folders[folder] = Path(folder)
+            spec = load_file(key, base_dir, display, glob_kind, interp, out, explicit)
             if spec is None:
                 continue
             if spec.address in resources:
@@ -88,14 +93,16 @@ def is_hidden(rel: str) -> bool:
 
 
 def load_file(
-    path: Path,
+    path: str,
+    base_dir: Path,
     display: str,
     glob_kind: str | None,
     interp: Interpolator,
     out: list[Diagnostic],
     explicit: bool,
 ) -> ResourceSpec | None:
-    """One resource file, interpolated; None (with the reason in ``out``) when it is not a valid resource.
+    """One resource file (``path``, in the folder ``base_dir``), interpolated; None (with the reason in
+    ``out``) when it is not a valid resource.
 
     With the default globs (``explicit`` false), YAML files that are not resources are skipped silently.
     """
@@ -183,7 +190,7 @@ def load_file(
         spec=spec,
         file=display,
         line=1,
-        base_dir=path.parent,
+        base_dir=base_dir,
         subtype=subtype,
         lines=lines,
     )
@@ -203,14 +210,14 @@ def _ambiguous_type(value: str, candidates: list[str], display: str, lines: Line
     )
 
 
-def resource_name(facts: kinds.KindFacts, spec: dict[str, Any], path: Path) -> str | None:
+def resource_name(facts: kinds.KindFacts, spec: dict[str, Any], path: str | Path) -> str | None:
     """The address name: ``name:`` (``<parent>/<name>`` for a nested kind), else the file's stem for a kind
     named after its file; None when it has none."""
     name = spec.get("name")
     if not name:
         if not facts.name_from_file:
             return None
-        stem = path.stem
+        stem = PurePath(path).stem
         for suffix in facts.file_stem_suffixes:
             stem = stem.removesuffix(suffix)
         return stem

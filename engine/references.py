@@ -4,7 +4,7 @@ as ``azureml://jobs/<job>/outputs/<output>``)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,14 +113,27 @@ def parse(value: str, path: tuple[str, ...], typed: str | None = None) -> Refere
 def find(spec: Any, path: tuple[str, ...] = (), typed: str | None = None) -> Iterator[Reference | BadReference]:
     """Every reference in a spec, depth first, in document order (a job input's ``path:`` is of the kind
     its ``type:`` names: a model for ``custom_model``)."""
+    found: list[Reference | BadReference] = []
+    _collect(spec, path, typed, found)
+    return iter(found)
+
+
+def _collect(spec: Any, path: tuple[str, ...], typed: str | None, out: list[Reference | BadReference]) -> None:
+    # Every value of every resource file passes here: only nested values and `azureml:` strings get a key path.
     if isinstance(spec, str):
         ref = parse(spec, path, typed)
         if ref is not None:
-            yield ref
-    elif isinstance(spec, dict):
-        kind = kinds.TYPE_KINDS.get(str(spec.get("type")).lower()) if "inputs" in path else None
-        for k, v in spec.items():
-            yield from find(v, (*path, str(k)), kind if k == "path" else None)
-    elif isinstance(spec, list):
-        for i, v in enumerate(spec):
-            yield from find(v, (*path, str(i)))
+            out.append(ref)
+    elif isinstance(spec, _NESTED):
+        pairs: Iterable[tuple[Any, Any]]
+        if isinstance(spec, dict):
+            kind = kinds.TYPE_KINDS.get(str(spec.get("type")).lower()) if "inputs" in path else None
+            pairs = spec.items()
+        else:
+            kind, pairs = None, enumerate(spec)
+        for k, v in pairs:
+            if isinstance(v, _NESTED) or (isinstance(v, str) and v.startswith("azureml:")):
+                _collect(v, (*path, str(k)), kind if k == "path" else None, out)
+
+
+_NESTED = (dict, list)

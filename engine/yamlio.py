@@ -77,16 +77,17 @@ def load_text(text: str, file: str) -> Any:
         raise YamlError(Diagnostic(f"malformed YAML: {exc}", file=file, hint="fix the YAML syntax")) from exc
 
 
-def _read(path: Path, display: str) -> str:
+def _read(path: str | Path, display: str) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
     except OSError as exc:
         raise YamlError(Diagnostic(f"cannot read file: {exc.strerror}", file=display)) from exc
     except UnicodeDecodeError as exc:
         raise YamlError(Diagnostic("file is not UTF-8 text", file=display)) from exc
 
 
-def load_file(path: Path, display: str) -> Any:
+def load_file(path: str | Path, display: str) -> Any:
     return load_text(_read(path, display), display)
 
 
@@ -108,9 +109,34 @@ def plain(value: Any) -> Any:
     return value
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
 class _FastLoader(_Base):  # type: ignore[misc]
-    """libyaml's parser and the stock constructor (what the plan benchmark's bound uses), plus a
-    duplicate-key check that costs one length comparison per mapping when there is none."""
+    """libyaml's parser and the stock constructor (what the plan benchmark's bound uses), with shortcuts that
+    build the same values: a string is its node's text (what the stock string constructor returns, three calls
+    later); a plain scalar's tag is looked up once per distinct (text, style) and remembered, not matched
+    against the resolver's regular expressions every time; and a duplicate-key check that costs one length
+    comparison per mapping when there is none."""
+
+    _tags: dict[tuple[str, Any], str] = {}  # scalar tags by (text, implicit): the same in every file
+    _TAGS_MAX = 50_000  # a bound on memory: distinct texts (descriptions, names) are many in a large project
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = self._tags.get(key)
+        if tag is None:
+            if len(self._tags) >= self._TAGS_MAX:
+                self._tags.clear()
+            tag = self._tags[key] = super().resolve(kind, value, implicit)
+        return tag
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if node.tag == _STR_TAG and node.__class__ is yaml.ScalarNode:
+            return node.value
+        return super().construct_object(node, deep=deep)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         out: dict[Any, Any] = super().construct_mapping(node, deep=deep)
@@ -127,7 +153,7 @@ class _FastLoader(_Base):  # type: ignore[misc]
         return out
 
 
-def load_plain(path: Path, display: str) -> Any:
+def load_plain(path: str | Path, display: str) -> Any:
     """Parse a file fast, without line numbers (see ``Lines`` for them, when an error needs one)."""
     text = _read(path, display)
     try:
@@ -139,7 +165,7 @@ def load_plain(path: Path, display: str) -> Any:
 class Lines:
     """Line numbers of a file's keys, parsed only when first asked for (errors are rare)."""
 
-    def __init__(self, path: Path, display: str, prefix: tuple[str, ...] = ()) -> None:
+    def __init__(self, path: str | Path, display: str, prefix: tuple[str, ...] = ()) -> None:
         self.path, self.display, self.prefix = path, display, prefix
         self._tree: Any = None
 
